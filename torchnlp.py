@@ -27,13 +27,11 @@ import re
 import shutil
 import sys
 import tempfile
-import time
 import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parent
 DATA_DIR = ROOT / "data" / "ag_news"
@@ -188,7 +186,7 @@ def clean_text(text):
     """
     text = text.replace("\\$", "$").replace("\\", " ")
     text = re.sub(r"(?<!&)#(\d+);", r"&#\1;", text)
-    text = re.sub(r"(?<!&)\b(quot|amp|lt|gt);", r"&\1;", text)
+    text = re.sub(r"(?<!&)(quot|amp|lt|gt);", r"&\1;", text)
     text = html.unescape(text)
     return re.sub(r"\s+", " ", text).strip()
 
@@ -505,7 +503,8 @@ class LengthBucketSampler(torch.utils.data.Sampler):
             part = sorted(order[start:start + chunk], key=lambda i: self.lengths[i])
             batches += [part[i:i + global_size] for i in range(0, len(part), global_size)]
         if len(batches) > 1 and len(batches[-1]) < self.num_replicas:
-            batches[-2] += batches.pop()  # too few left to give every rank one
+            tail = batches.pop()  # too few left to give every rank one: join the previous batch
+            batches[-1] += tail
         if self.shuffle:
             batches = [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
         return batches
@@ -576,10 +575,18 @@ def save_checkpoint(checkpoint_dir, model, tokenizer, optimizer, scheduler, stat
 
     Written into a temporary folder, then swapped in, so an interruption never leaves half a checkpoint.
     """
+    from transformers.utils import logging as transformers_logging
+
     checkpoint_dir = Path(checkpoint_dir)
     tmp = checkpoint_dir.with_name(checkpoint_dir.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp, safe_serialization=True)
+    bars = transformers_logging.is_progress_bar_enabled()
+    transformers_logging.disable_progress_bar()  # one bar per save would bury the training bar
+    try:
+        model.save_pretrained(tmp)  # safetensors
+    finally:
+        if bars:
+            transformers_logging.enable_progress_bar()
     if tokenizer is not None:
         tokenizer.save_pretrained(tmp)
     torch.save({**state, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()},
@@ -631,7 +638,7 @@ def fine_tune(model, train_features, config, *, collate, tokenizer=None, checkpo
     optimizer = torch.optim.AdamW(groups, lr=config.lr)
     scheduler = get_linear_schedule_with_warmup(optimizer, round(config.warmup_ratio * total_steps), total_steps)
     history = {"step": [], "loss": [], "accuracy": [], "lr": []}
-    step = 0
+    step, running = 0, [0.0, 0.0, 0.0]  # running: loss * samples, correct, samples since the last report
 
     state = load_training_state(checkpoint_dir) if checkpoint_dir else None
     if state is not None:
@@ -645,13 +652,14 @@ def fine_tune(model, train_features, config, *, collate, tokenizer=None, checkpo
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["rng"][rank])
-        step, history = state["step"], state["history"]
+        step, history, running = state["step"], state["history"], state["running"]
         if step < total_steps:
             log(f"resuming from {checkpoint_dir} at step {step} of {total_steps}")
 
     trained = model
     if world > 1:
-        trained = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
+        device_ids = [device] if device.type == "cuda" else None
+        trained = torch.nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
 
     def checkpoint():
         rng = [torch.get_rng_state()]
@@ -660,11 +668,11 @@ def fine_tune(model, train_features, config, *, collate, tokenizer=None, checkpo
             torch.distributed.all_gather_object(rng, torch.get_rng_state())
         if rank == 0:
             save_checkpoint(checkpoint_dir, model, tokenizer, optimizer, scheduler,
-                            {"step": step, "history": history, "config": asdict(config), "world_size": world,
-                             "rng": rng})
+                            {"step": step, "total_steps": total_steps, "history": history, "running": running,
+                             "config": asdict(config),
+                             "world_size": world, "rng": rng})
 
     model.train()
-    running = [0.0, 0.0, 0.0]  # loss * samples, correct, samples, since the last report
     bar = tqdm(total=total_steps, initial=step, desc="fine-tuning", disable=not progress or rank != 0)
     while step < total_steps:
         epoch, skip = divmod(step, steps_per_epoch)
@@ -717,6 +725,41 @@ def predict(model, features, collate, batch_size=64, device=None, progress=False
         logits = model(**{k: v.to(device) for k, v in batch.items()}).logits
         probabilities[indices] = torch.softmax(logits.float(), dim=-1).cpu()
     return probabilities
+
+
+def load_fine_tuned(checkpoint_dir):
+    """The model, tokenizer and training state that ``fine_tune`` saved in ``checkpoint_dir``."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    checkpoint_dir = Path(checkpoint_dir)
+    state = load_training_state(checkpoint_dir)
+    if state is None or not (checkpoint_dir / "model.safetensors").exists():
+        raise DataError(f"no fine-tuned checkpoint in {checkpoint_dir}: run notebooks/05_fine_tuning.ipynb "
+                        "first (with the same COURSE_QUICK setting), or finetune.py with --checkpoint-dir.")
+    if state["step"] < state["total_steps"]:
+        print(f"note: training stopped at step {state['step']} of {state['total_steps']}; "
+              "run notebook 05 again to finish it")
+    model = AutoModelForSequenceClassification.from_pretrained(checkpoint_dir)
+    return model, AutoTokenizer.from_pretrained(checkpoint_dir), state
+
+
+RESULTS_02 = CHECKPOINT_DIR / "notebook02_results.json"
+# Test accuracies from the committed full run of notebook 02, for readers who have not run it.
+STORED_RESULTS_02 = {}
+
+
+def save_notebook02_results(accuracies):
+    RESULTS_02.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS_02.write_text(json.dumps({"quick": QUICK, "accuracies": accuracies}, indent=2))
+
+
+def notebook02_results():
+    """``{model: (accuracy, source)}`` for notebook 02's classifiers: from a local run, else stored figures."""
+    if RESULTS_02.exists():
+        saved = json.loads(RESULTS_02.read_text())
+        source = "your run of notebook 02" + (" (quick mode)" if saved["quick"] else "")
+        return {name: (value, source) for name, value in saved["accuracies"].items()}
+    return {name: (value, "stored figure, notebook 02's committed run") for name, value in STORED_RESULTS_02.items()}
 
 
 def provision(verbose=True):
