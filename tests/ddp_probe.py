@@ -1,0 +1,55 @@
+"""Run finetune.main under torchrun with instruments: which samples each rank trained on, and a digest of its
+weights. Launched by test_finetune.py; not a test by itself.
+
+    torchrun --nproc_per_node 2 tests/ddp_probe.py OUT_DIR [--interrupt-at-step K] -- FINETUNE_ARGS...
+"""
+import hashlib
+import json
+import os
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import finetune  # noqa: E402
+import torchnlp  # noqa: E402
+
+
+def main():
+    out_dir, rest = Path(sys.argv[1]), sys.argv[2:]
+    split = rest.index("--")
+    probe_args, finetune_args = rest[:split], rest[split + 1:]
+    interrupt_at = int(probe_args[1]) if probe_args[:1] == ["--interrupt-at-step"] else None
+
+    seen, steps = [], [0]
+    collate_call = torchnlp.PaddingCollator.__call__
+
+    def recording_collate(self, features):
+        seen.extend(f["input_ids"] for f in features)
+        return collate_call(self, features)
+
+    clip = torch.nn.utils.clip_grad_norm_
+
+    def interrupting_clip(*args, **kwargs):
+        steps[0] += 1
+        if steps[0] == interrupt_at:
+            raise KeyboardInterrupt
+        return clip(*args, **kwargs)
+
+    torchnlp.PaddingCollator.__call__ = recording_collate
+    torch.nn.utils.clip_grad_norm_ = interrupting_clip
+    rank = int(os.environ.get("RANK", "0"))
+    try:
+        model = finetune.main(finetune_args)
+    except KeyboardInterrupt:
+        print(f"rank {rank} interrupted", flush=True)
+        return
+    digest = hashlib.sha256()
+    for tensor in model.state_dict().values():
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    (out_dir / f"rank{rank}.json").write_text(json.dumps({"seen": seen, "weights": digest.hexdigest()}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""finetune.py: the same training as notebook 05, in one process and under torchrun (gloo on CPU)."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import BertConfig, BertModel
+
+import finetune
+import torchnlp
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory, tokenizer):
+    """A small BERT encoder without a classification head, like the real checkpoint, saved as a folder."""
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    torch.manual_seed(0)
+    BertModel(BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+                         max_position_embeddings=128)).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def test_script_and_notebook_loop_give_the_same_weights(tiny_model, tmp_path, ag_news, tokenizer):
+    args = ["--model", str(tiny_model), "--train-limit", "48", "--epochs", "1", "--batch-size", "8",
+            "--lr", "1e-3", "--max-length", "32", "--seed", "5", "--no-eval"]
+    script_model = finetune.main(args + ["--checkpoint-dir", str(tmp_path / "script")])
+
+    # Notebook 05's cells, in order, with the same settings.
+    from transformers import BertForSequenceClassification
+    features = torchnlp.encode_for_bert(ag_news[0][:48], tokenizer, 32)
+    torchnlp.set_seed(5)
+    model = BertForSequenceClassification.from_pretrained(tiny_model, num_labels=4)
+    config = torchnlp.TrainConfig(epochs=1, batch_size=8, lr=1e-3, seed=5)
+    torchnlp.fine_tune(model, features, config, collate=torchnlp.PaddingCollator(tokenizer.pad_token_id),
+                       checkpoint_dir=tmp_path / "notebook", progress=False)
+
+    for (name, a), b in zip(model.state_dict().items(), script_model.state_dict().values()):
+        assert torch.equal(a, b), name
+
+
+def torchrun(out_dir, checkpoint_dir, tiny_model, *probe_args):
+    out_dir.mkdir(exist_ok=True)
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+               str(ROOT / "tests" / "ddp_probe.py"), str(out_dir), *probe_args, "--",
+               "--model", str(tiny_model), "--train-limit", "64", "--epochs", "1", "--batch-size", "4",
+               "--lr", "1e-3", "--max-length", "32", "--save-every", "3", "--no-eval",
+               "--checkpoint-dir", str(checkpoint_dir)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600, cwd=ROOT)
+    return result
+
+
+def read_ranks(out_dir):
+    return [json.loads((out_dir / f"rank{r}.json").read_text()) for r in (0, 1)]
+
+
+def test_torchrun_two_processes_share_data_average_gradients_and_resume(tiny_model, tmp_path, ag_news, tokenizer):
+    result = torchrun(tmp_path / "full", tmp_path / "ckpt-full", tiny_model)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rank0, rank1 = read_ranks(tmp_path / "full")
+
+    # Each rank trained on its own half: disjoint, and together every sample exactly once.
+    expected = [f["input_ids"][:32] for f in torchnlp.encode_for_bert(ag_news[0][:64], tokenizer, 32)]
+    assert len(rank0["seen"]) == len(rank1["seen"]) == 32
+    assert not {tuple(x) for x in rank0["seen"]} & {tuple(x) for x in rank1["seen"]}
+    assert sorted(rank0["seen"] + rank1["seen"]) == sorted(expected)
+    # Gradients were averaged: after different data, both replicas hold the same weights.
+    assert rank0["weights"] == rank1["weights"]
+    # One checkpoint, written by rank 0, with the world size recorded.
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith("ckpt")] == ["ckpt-full"]
+    assert torchnlp.load_training_state(tmp_path / "ckpt-full")["world_size"] == 2
+
+    # Interrupt at step 5 (the last checkpoint is step 3), then run the same command again: it resumes and
+    # ends with the weights of the uninterrupted run.
+    interrupted = torchrun(tmp_path / "cut", tmp_path / "ckpt-cut", tiny_model, "--interrupt-at-step", "5")
+    assert "interrupted" in interrupted.stdout, interrupted.stderr[-3000:]
+    assert torchnlp.load_training_state(tmp_path / "ckpt-cut")["step"] == 3
+    resumed = torchrun(tmp_path / "cut", tmp_path / "ckpt-cut", tiny_model)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert resumed.stdout.count("resuming from") == 1  # rank 0 alone reports
+    assert [r["weights"] for r in read_ranks(tmp_path / "cut")] == [rank0["weights"]] * 2
