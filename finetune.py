@@ -1,7 +1,7 @@
 """Fine-tune BERT on AG News: notebook 05's training as a script, in one process or under torchrun.
 
-    python finetune.py --epochs 3 --batch-size 16 --lr 1e-4
-    torchrun --nproc_per_node 4 finetune.py --epochs 3 --batch-size 16 --lr 1e-4
+    python finetune.py --epochs 3 --batch-size 16 --lr 5e-5
+    torchrun --nproc_per_node 4 finetune.py --epochs 3 --batch-size 16 --lr 5e-5
 
 Under torchrun each process trains a DistributedDataParallel replica on its share of every length-bucketed
 batch (NCCL on GPUs, gloo on CPUs); rank 0 shows the progress bar, writes the checkpoints and prints the
@@ -23,7 +23,7 @@ def parse_args(argv=None):
     parser.add_argument("--data-dir", type=Path, default=None, help="AG News folder (default: data/ag_news)")
     parser.add_argument("--epochs", type=float, default=3)
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size, help="per process")
-    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--lr", type=float, default=5e-5)
     parser.add_argument("--max-length", type=int, default=128)
     parser.add_argument("--checkpoint-dir", type=Path, default=torchnlp.CHECKPOINT_DIR / "finetune")
     parser.add_argument("--save-every", type=int, default=defaults.save_every)

@@ -427,7 +427,7 @@ def bert_model_path():
         return override
     if not (BERT_DIR / "config.json").exists():
         raise DataError(f"no BERT checkpoint in {BERT_DIR}. " + BERT_HINT.format(bert_dir=BERT_DIR))
-    return str(BERT_DIR)
+    return os.path.relpath(BERT_DIR)  # relative, so that printed paths read the same on every machine
 
 
 def encode_for_bert(dataset, tokenizer, max_length):
@@ -605,7 +605,7 @@ def load_training_state(checkpoint_dir):
 
 
 def fine_tune(model, train_features, config, *, collate, tokenizer=None, checkpoint_dir=None, device=None,
-              progress=True, log=print):
+              progress=True, log=print, on_step=None):
     """Fine-tune ``model`` (a ``...ForSequenceClassification``) on tokenized features; return the history.
 
     The loop: length-bucketed batches, AdamW with linear warmup and decay, gradient clipping, loss and
@@ -613,7 +613,8 @@ def fine_tune(model, train_features, config, *, collate, tokenizer=None, checkpo
     checkpoint into ``checkpoint_dir``; if one is there already, training resumes from it (an interrupted
     run loses at most ``save_every`` steps, and a finished run only loads). Under ``torchrun`` ``model``
     is wrapped in DistributedDataParallel, the sampler shares the data among ranks, metrics are summed over
-    ranks and only rank 0 writes.
+    ranks and only rank 0 writes. ``on_step(step, model)``, if given, runs after every step (to evaluate
+    during training, say); the model is put back in training mode after it.
     """
     from tqdm.auto import tqdm
     from transformers import get_linear_schedule_with_warmup
@@ -704,6 +705,9 @@ def fine_tune(model, train_features, config, *, collate, tokenizer=None, checkpo
                 running = [0.0, 0.0, 0.0]
             if checkpoint_dir and (step % config.save_every == 0 or step == total_steps):
                 checkpoint()
+            if on_step is not None:
+                on_step(step, model)
+                model.train()
             if step == total_steps:
                 break
     bar.close()
