@@ -26,7 +26,7 @@ run: provision
 
 # Quick mode shrinks training; stale quick checkpoints are removed so each test run trains afresh.
 test: provision
-	rm -rf checkpoints/*-quick
+	rm -rf checkpoints/*-quick checkpoints/*-quick.json
 	COURSE_QUICK=1 $(PY) -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=1200 tests notebooks
 
 lint: setup

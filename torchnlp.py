@@ -747,9 +747,10 @@ def load_fine_tuned(checkpoint_dir):
     return model, AutoTokenizer.from_pretrained(checkpoint_dir), state
 
 
-RESULTS_02 = CHECKPOINT_DIR / "notebook02_results.json"
+# Quick runs keep their own file, so that a test run never replaces the figures of a full run.
+RESULTS_02 = CHECKPOINT_DIR / ("notebook02_results-quick.json" if QUICK else "notebook02_results.json")
 # Test accuracies from the committed full run of notebook 02, for readers who have not run it.
-STORED_RESULTS_02 = {}
+STORED_RESULTS_02 = {"Transformer encoder (2 layers)": 0.79875, "bag of embeddings": 0.86375}
 
 
 def save_notebook02_results(accuracies):

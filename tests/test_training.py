@@ -92,3 +92,25 @@ def test_training_lowers_the_loss_and_predict_keeps_order(features, tokenizer):
     with torch.no_grad():
         one = torch.softmax(model(**collate([features[5]])).logits, -1)[0]
     torch.testing.assert_close(probabilities[5], one, atol=1e-5, rtol=1e-4)
+
+
+def test_evaluation_without_a_checkpoint_says_to_run_notebook_05(tmp_path):
+    with pytest.raises(torchnlp.DataError, match="no fine-tuned checkpoint in .*run notebooks/05_fine_tuning"):
+        torchnlp.load_fine_tuned(tmp_path / "nothing")
+
+
+def test_load_fine_tuned_returns_model_tokenizer_and_state(tmp_path, features, tokenizer):
+    trained, _ = train(features, tmp_path / "ckpt", tokenizer)
+    model, loaded_tokenizer, state = torchnlp.load_fine_tuned(tmp_path / "ckpt")
+    assert state["step"] == state["total_steps"] == 24
+    assert loaded_tokenizer("a b")["input_ids"] == tokenizer("a b")["input_ids"]
+    assert all(torch.equal(a, b) for a, b in zip(trained.state_dict().values(), model.state_dict().values()))
+
+
+def test_notebook02_results_prefer_a_local_run_over_stored_figures(tmp_path, monkeypatch):
+    monkeypatch.setattr(torchnlp, "RESULTS_02", tmp_path / "results.json")
+    stored = torchnlp.notebook02_results()
+    assert set(stored) == set(torchnlp.STORED_RESULTS_02)
+    assert all(source.startswith("stored figure") for _, source in stored.values())
+    torchnlp.save_notebook02_results({"bag of embeddings": 0.5})
+    assert torchnlp.notebook02_results()["bag of embeddings"][0] == 0.5
