@@ -1,0 +1,571 @@
+"""Slide structure for the course notebooks, its check, and the static reveal.js decks.
+
+    python tools/slides.py annotate [notebooks/*.ipynb]   # set metadata.slideshow.slide_type on every cell
+    python tools/slides.py check [notebooks/*.ipynb]      # the structural test (tests/test_slides.py runs it)
+    python tools/slides.py build --vendor build/npm/node_modules --output build/slides [notebooks/*.ipynb]
+
+`annotate` derives every cell's slide type from rules (headings start slides, set-up and self-checks are
+skipped, a slide that would grow taller than SLIDE_LINES is continued on a subslide), a small override table
+keyed by cell id, and the speaker notes in NOTES, which it inserts as "notes" cells with ids "sl-...". It
+changes nothing but `metadata.slideshow` (and its own notes cells), so it can be rerun at any time: cells
+added later by others get a slide type from the same rules, and a second run changes nothing.
+
+`build` exports one reveal.js deck per notebook from the stored outputs, for reading from the file system:
+reveal.js, require.js, jQuery and MathJax come from a local copy (`make slides` installs it with npm) and
+are linked by relative paths; the mermaid import and the widget manager, which nbconvert loads from CDNs,
+are left out, and widget outputs (tqdm bars) are replaced by the text of their final state.
+"""
+import argparse
+import base64
+import html
+import math
+import re
+import shutil
+import struct
+import sys
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+
+# The tallest slide, in lines of 25 deck pixels. nbconvert's reveal decks are 960 x 700 pixels, which
+# reveal.js scales to the screen: x 1.54 on a 1080p projector, so code (19 px in the deck) is 29 pixels high
+# there, readable from the back of a room. What is taller than 700 deck pixels is cut off (the static decks
+# scroll it). cell_height's estimate was calibrated against the heights Chromium lays the slides out at
+# (tests/test_slides_browser.py measures them): it is off by at most 2.3 lines (58 px) on the committed
+# notebooks, so `annotate` fills a slide with at most 25 lines (625 px) of cells, which leaves room for that
+# error; `check` refuses a slide over 28 lines (700 px) unless it is one cell listed in TALL_CELLS.
+PACK_LINES = 25
+SLIDE_LINES = 28
+LINE_PX = 25
+TEXT_CHARS = 90    # characters of prose per line on a 900-pixel-wide slide at 20 px
+OUTPUT_CHARS = 78  # characters of output per line (outputs wrap, code does not)
+PROSE_LINE = 0.85  # a line of prose is about 21 pixels high
+IMAGE_WIDTH = 900  # wider images are scaled down to this width (the decks hide the In/Out prompts)
+CELL_PADDING = 1.0  # the margins around a cell and around each of its outputs
+
+SLIDE_TYPES = ("slide", "subslide", "fragment", "-", "skip", "notes")
+
+# Cells that are not what their text suggests, by notebook and cell id: {cell id: (slide type, why)}.
+OVERRIDES = {
+    "02_transformer": {
+        "c20": ("skip", "the classifiers' training loop: plumbing learners know; the slides show its results"),
+    },
+}
+
+# Cells whose code alone is taller than a slide and that the deck still shows, on a slide of their own
+# (the static decks scroll such a slide; live, the instructor scrolls the cell). Splitting them would
+# change the notebooks' code, which this tool never does.
+TALL_CELLS = {
+    "00_ag_news": {"c05": "class counts: the plotting code and the bar chart together"},
+    "01_attention": {
+        "c13": "the decoder, with and without attention: the heart of the lesson",
+        "c15": "the training loop and its progress bars",
+    },
+    "02_transformer": {
+        "c15": "the GRU vs self-attention timing and its table",
+        "c18": "the encoder layer and the classifier, built from our own attention",
+        "c25": "the attention maps of the four heads",
+    },
+    "05_fine_tuning": {"c20": "the torchrun commands: one code block that should not be split"},
+    "06_evaluation": {"c22": "the [CLS] attention map and its prediction"},
+}
+
+# Speaker notes: {notebook: [(cell id to follow, note id, text)]}. A note is inserted after its cell the
+# first time; later runs only refresh its text.
+NOTES = {
+    "00_ag_news": [
+        ("c00", "sl-00-intro", """\
+**Time:** about 15 minutes (the notebook runs in about 10 s; run it live).
+
+Say: every later notebook uses this data, so we look at it before any model does.
+Ask the room: *what accuracy does a model get that always answers "Sports"?* (25%, the test split is
+balanced; keep the number on the board, notebooks 02 and 06 beat it by far.)"""),
+        ("c08", "sl-00-examples", """\
+Read two or three examples aloud and let the room guess the class before you show it.
+Ask: *which of these could a person get wrong?* Business vs Sci/Tech is the usual answer, and notebook
+06's confusion matrix shows the same."""),
+        ("c15", "sl-00-unk", """\
+Ask: *why build the vocabulary from the training split only?* (Words from the test split would leak
+into the model.) A common mistake is to build it from both splits; the `<unk>` share printed above
+only makes sense because the test split was left out."""),
+        ("c18", "sl-00-close", """\
+Ask: *which layout suits a GRU, which suits `nn.EmbeddingBag`?* Then move on to 01."""),
+    ],
+    "01_attention": [
+        ("c00", "sl-01-intro", """\
+**Time:** about 35 minutes. The training cell takes about 3 minutes on 2 cores (`COURSE_QUICK=1`: well
+under a minute); start it early and explain the decoder while it runs, or show the stored outputs.
+
+Ask the room first: *how much can one vector of 128 numbers remember about a string of 30 random
+digits?*"""),
+        ("c05", "sl-01-batch", """\
+Point at `<bos>` and the shifted target: teacher forcing. A common mistake is to feed the decoder the
+unshifted target, so it learns to copy its input token; the loss then falls to near zero and greedy
+decoding fails."""),
+        ("c11", "sl-01-mask", """\
+The third row has no valid position: a naive `masked_fill(-inf)` softmax gives NaN there, and one NaN
+poisons the whole batch's gradient. Ask: *when does a row with no valid position happen in practice?*
+(An empty input, or padding a batch to a fixed size.)"""),
+        ("c15", "sl-01-training", """\
+**While this cell runs** (about 3 minutes in full mode): go through the decoder's `step` once more, or
+ask the room to predict the accuracy of each model at length 8 and at length 30 and write the guesses
+down; the next slides check them."""),
+        ("c23", "sl-01-bottleneck", """\
+Compare the guesses from the room with the plot. Ask: *why does the model without attention still do
+well on short strings?* (Eight digits fit into 128 numbers.)"""),
+        ("c25", "sl-01-close", """\
+Ask: *what in these models is still sequential?* (Both GRUs.) That is the bridge to notebook 02."""),
+    ],
+    "02_transformer": [
+        ("c00", "sl-02-intro", """\
+**Time:** about 40 minutes; the notebook runs in about 70 s, so run it live. The classifier training
+takes most of that; in quick mode (`COURSE_QUICK=1`) it is a few seconds but the accuracies are lower."""),
+        ("c04", "sl-02-shift", """\
+Ask: *why not just add the position number itself to the embedding?* (It grows without bound and
+swamps the embedding; the sines stay in [-1, 1] and make a shift a fixed rotation.)"""),
+        ("c09", "sl-02-scale", """\
+Let the room predict the first column before revealing it: the spread of the unscaled scores grows
+like $\\sqrt{d_k}$. Forgetting the scale is a common mistake in a hand-written attention: it trains, but
+slower, because the softmax saturates."""),
+        ("c13", "sl-02-mha", """\
+PyTorch's `key_padding_mask` marks positions to *ignore* (True = padding), the opposite of an attention
+mask of 1s for real tokens: passing one where the other is expected is a classic silent bug."""),
+        ("c17", "sl-02-quadratic", """\
+Ask: *at what length would you expect the lines to cross on a GPU?* (Much later: attention's matrix
+products parallelise, the GRU's steps do not.)"""),
+        ("c24", "sl-02-ranking", """\
+The bag of embeddings wins. Ask the room why before you read the explanation: most expect the
+Transformer to win. The answer (too little data to learn attention from scratch) motivates BERT."""),
+    ],
+    "03_bert_tokenization": [
+        ("c00", "sl-03-intro", """\
+**Time:** about 25 minutes; the notebook runs in a few seconds, so run it live and let the room
+suggest sentences to tokenize (edit the cells)."""),
+        ("c06", "sl-03-pieces", """\
+Ask: *how many tokens will "unbelievably" be?* Try the room's words live with
+`tokenizer.tokenize(...)`."""),
+        ("c08", "sl-03-pad", """\
+A common mistake: writing `0` for padding in a collate. It works for this vocabulary by coincidence;
+ask for `tokenizer.pad_token_id`."""),
+        ("c16", "sl-03-maxlen", """\
+Ask: *what do we lose at 64, what do we pay at 256?* The choice of `MAX_SEQ_LEN` is a cost/coverage
+trade-off that the histogram decides."""),
+    ],
+    "04_padding_collation": [
+        ("c00", "sl-04-intro", """\
+**Time:** about 30 minutes; the notebook runs in about 80 s (the timing cell takes most of it: show
+its stored output, or run in quick mode)."""),
+        ("c04", "sl-04-predict", """\
+Ask the room before running: *will the short headline get the same logits alone and in a batch?*
+Most say yes. The next cell shows they differ: this is the bug in the lesson's `pad_bert`."""),
+        ("c08", "sl-04-mask", """\
+The mistake this notebook exposes: a collate that pads but returns no `attention_mask`. Nothing
+crashes; the predictions just depend on the batch."""),
+        ("c16", "sl-04-timing", """\
+**While the timing cell runs** (about 70 s in full mode): ask the room to rank the three strategies by
+time and to guess by how much bucketing wins."""),
+    ],
+    "05_fine_tuning": [
+        ("c00", "sl-05-intro", """\
+**Time:** about 35 minutes of talk; the full training takes **10-11 minutes on 2 cores**. Do not start
+it cold in class: run the notebook the night before (see TEACHING.md) so that the training cell only
+loads the finished checkpoint, or run it with `COURSE_QUICK=1` (about 2 minutes, lower accuracy)."""),
+        ("c07", "sl-05-head", """\
+Ask: *which weights are new, and why does a few minutes of training suffice?* (Only the head, 1,540
+weights; the encoder is pre-trained.) The `MISSING` keys in the load report are expected, not an
+error."""),
+        ("c09", "sl-05-budget", """\
+A common mistake is a learning rate of 1e-3 (a from-scratch value): the pre-trained weights are
+destroyed within an epoch and accuracy stays near 25%."""),
+        ("c12", "sl-05-training", """\
+**While this cell runs** (if you run it in full): about 0.6 s a step, 975 steps. Interrupt it after a
+minute (stop button) and run it again to show the resume from the last checkpoint; meanwhile walk
+through the checkpoint folder and the `torchrun` commands at the end of the notebook, and ask the room
+what `training_state.pt` must hold for an exact resume (optimizer, scheduler, step, random state)."""),
+        ("c16", "sl-05-curves", """\
+Ask: *the training loss keeps falling; does the model keep getting better?* (Not on the test split:
+notebook 06 measures that.)"""),
+    ],
+    "06_evaluation": [
+        ("c00", "sl-06-intro", """\
+**Time:** about 35 minutes; the notebook runs in about 30 s once notebook 05's checkpoint exists. It
+needs the checkpoint of the same mode (`COURSE_QUICK` set or not)."""),
+        ("c11", "sl-06-confusion", """\
+Ask before revealing: *which two classes get confused most?* Compare with the guesses from notebook
+00."""),
+        ("c13", "sl-06-noise", """\
+Let the room read the confident mistakes and vote: model right or label right? The lesson: label noise
+caps every model's accuracy on this split."""),
+        ("c14", "sl-06-headlines", """\
+Take headlines from the room (today's news) and run the cell live."""),
+        ("c17", "sl-06-baseline", """\
+Ask: *is 0.91 good?* Only against a baseline: TF-IDF with logistic regression gets 0.878 in seconds.
+A common mistake is to report an accuracy without one."""),
+    ],
+}
+
+
+# --- rules --------------------------------------------------------------------------------------------
+
+def _lines(cell):
+    return cell.source.splitlines()
+
+
+def _code_lines(cell):
+    return [line for line in _lines(cell) if line.strip() and not line.strip().startswith("#")]
+
+
+def _heading_levels(cell):
+    return {len(m.group(1)) for m in re.finditer(r"^(#{1,6}) ", cell.source, re.MULTILINE)}
+
+
+def _is_setup(cell, first_code):
+    """Imports and configuration: the first code cell when it opens with imports, or any imports-only cell."""
+    lines = _code_lines(cell)
+    imports = [line.startswith(("import ", "from ")) for line in lines]
+    return bool(lines) and (all(imports) or (first_code and imports[0]))
+
+
+def _is_self_check(cell):
+    """The notebook checking itself: no output, and at least half of its lines are asserts."""
+    lines = _code_lines(cell)
+    asserts = [line for line in lines if line.strip().startswith("assert") or ".assert_" in line]
+    return not cell.outputs and bool(lines) and 2 * len(asserts) >= len(lines)
+
+
+def _image_lines(output):
+    data = base64.b64decode(output["data"]["image/png"])
+    width, height = struct.unpack(">II", data[16:24])
+    return height * min(1.0, IMAGE_WIDTH / width) / LINE_PX
+
+
+def _wrapped(text):
+    return sum(max(1, math.ceil(len(line) / OUTPUT_CHARS)) for line in text.splitlines())
+
+
+def cell_height(cell):
+    """The cell's height on a slide, in lines of LINE_PX pixels (an estimate, rounded up)."""
+    if cell.cell_type == "markdown":
+        height = 0.0
+        for line in _lines(cell):
+            if not line.strip():
+                height += 0.8
+            elif line.startswith("# "):
+                height += 2.8 * math.ceil(len(line) / 45)  # a title is set in capitals, about 70 px high
+            elif line.startswith("## "):
+                height += 1.6
+            elif line.startswith("### "):
+                height += 1.3
+            elif "$$" in line:
+                height += 1.5
+            else:
+                height += PROSE_LINE * math.ceil(len(line) / TEXT_CHARS)
+        return height + CELL_PADDING
+    if cell.cell_type != "code":
+        return 0.0
+    height = len(_lines(cell)) + CELL_PADDING
+    for output in cell.get("outputs", []):
+        if output["output_type"] == "stream":
+            height += _wrapped(output["text"])
+        elif output["output_type"] == "error":
+            height += len(output.get("traceback", []))
+        else:
+            data = output.get("data", {})
+            if "image/png" in data:
+                height += _image_lines(output)
+            elif "application/vnd.jupyter.widget-view+json" in data:
+                height += 1
+            elif "text/html" in data:
+                height += len(data["text/html"].splitlines())
+            elif "text/plain" in data:
+                height += _wrapped(data["text/plain"])
+        height += CELL_PADDING
+    return height
+
+
+def slide_type(cell):
+    return cell.get("metadata", {}).get("slideshow", {}).get("slide_type")
+
+
+def planned_types(notebook, name):
+    """The slide type of every cell, in order, from the rules and the override table."""
+    overrides = OVERRIDES.get(name, {})
+    tall = TALL_CELLS.get(name, {})
+    has_sections = any(2 in _heading_levels(c) for c in notebook.cells if c.cell_type == "markdown")
+    first_code = next((c.get("id") for c in notebook.cells if c.cell_type == "code"), None)
+    types, height, previous_shown = [], 0.0, None
+    for index, cell in enumerate(notebook.cells):
+        cell_id = cell.get("id", "")
+        if cell_id.startswith("sl-"):
+            types.append("notes")
+            continue
+        if cell_id in overrides:
+            kind = overrides[cell_id][0]
+        elif cell.cell_type == "markdown":
+            levels = _heading_levels(cell)
+            if index == 0 or 1 in levels or 2 in levels or not has_sections:
+                kind = "slide"
+            elif 3 in levels:
+                kind = "subslide"
+            elif cell_id.startswith("ex-") and not (previous_shown or {}).get("id", "").startswith("ex-"):
+                kind = "subslide"  # an exercise starts on a slide of its own
+            elif previous_shown is not None and previous_shown.cell_type == "code":
+                kind = "fragment"  # the reading of a result appears after the result
+            else:
+                kind = "-"
+        elif cell.cell_type == "code" and (_is_setup(cell, cell_id == first_code) or _is_self_check(cell)):
+            kind = "skip"
+        else:
+            kind = "-"
+        if kind in ("skip", "notes"):
+            types.append(kind)
+            continue
+        own = cell_height(cell)
+        if kind in ("-", "fragment") and (height + own > PACK_LINES or cell_id in tall) and height > 0:
+            kind = "subslide"
+        if kind in ("slide", "subslide"):
+            height = 0.0
+        height += own
+        if cell_id in tall:
+            height = PACK_LINES  # nothing else joins a tall cell's slide
+        types.append(kind)
+        previous_shown = cell
+    return types
+
+
+def _note_cell(note_id, text):
+    cell = nbformat.v4.new_markdown_cell(text)
+    cell["id"] = note_id
+    cell["metadata"]["slideshow"] = {"slide_type": "notes"}
+    return cell
+
+
+def annotate(path):
+    """Set the slide types of one notebook and insert or refresh its notes; return the cells changed."""
+    notebook = nbformat.read(path, as_version=4)
+    name = Path(path).stem
+    changed = 0
+    ids = {cell.get("id") for cell in notebook.cells}
+    for anchor, note_id, text in NOTES.get(name, []):
+        if note_id in ids:
+            cell = next(c for c in notebook.cells if c.get("id") == note_id)
+            if cell.source != text:
+                cell.source = text
+                changed += 1
+            continue
+        position = next((i for i, c in enumerate(notebook.cells) if c.get("id") == anchor), None)
+        if position is None:
+            print(f"{name}: note {note_id} not added, cell {anchor} is gone", file=sys.stderr)
+            continue
+        while position + 1 < len(notebook.cells) and notebook.cells[position + 1].get("id", "").startswith("sl-"):
+            position += 1
+        notebook.cells.insert(position + 1, _note_cell(note_id, text))
+        changed += 1
+    for cell, kind in zip(notebook.cells, planned_types(notebook, name)):
+        if slide_type(cell) != kind:
+            cell.setdefault("metadata", {}).setdefault("slideshow", {})["slide_type"] = kind
+            changed += 1
+    if changed:
+        nbformat.write(notebook, path)
+    return changed
+
+
+# --- check --------------------------------------------------------------------------------------------
+
+def slides_of(notebook):
+    """The deck's slides (slides and subslides) as lists of the cells shown on them."""
+    slides = []
+    for cell in notebook.cells:
+        kind = slide_type(cell)
+        if kind in ("skip", "notes"):
+            continue
+        if kind in ("slide", "subslide") or not slides:
+            slides.append([])
+        slides[-1].append(cell)
+    return slides
+
+
+def check(path):
+    """The problems of one notebook's slide structure, as messages (empty when it is fine)."""
+    notebook = nbformat.read(path, as_version=4)
+    name = Path(path).stem
+    problems = []
+    for cell in notebook.cells:
+        kind = slide_type(cell)
+        if kind is None and cell.cell_type == "code":
+            problems.append(f"{name}: code cell {cell.get('id')} has no slide type (shown or skipped?)")
+        elif kind is not None and kind not in SLIDE_TYPES:
+            problems.append(f"{name}: cell {cell.get('id')} has the unknown slide type {kind!r}")
+        if cell.get("id", "").startswith("sl-") and kind != "notes":
+            problems.append(f"{name}: {cell.get('id')} is a speaker note but its type is {kind!r}")
+    first = notebook.cells[0] if notebook.cells else None
+    if first is None or slide_type(first) != "slide":
+        problems.append(f"{name}: the first cell must start a slide")
+    slides = slides_of(notebook)
+    if len(slides) < 2:
+        problems.append(f"{name}: a deck of {len(slides)} slide(s)")
+    tall = TALL_CELLS.get(name, {})
+    for cells in slides:
+        height = sum(cell_height(cell) for cell in cells)
+        if height > SLIDE_LINES and not (len(cells) == 1 and cells[0].get("id") in tall):
+            problems.append(f"{name}: the slide from cell {cells[0].get('id')} is {height:.0f} lines tall "
+                            f"(at most {SLIDE_LINES}): {[c.get('id') for c in cells]}")
+    if not any(slide_type(c) == "notes" for c in notebook.cells) and name in NOTES:
+        problems.append(f"{name}: the speaker notes are missing (run tools/slides.py annotate)")
+    return problems
+
+
+# --- static decks -------------------------------------------------------------------------------------
+
+# What the decks load, copied from the npm packages into the deck folder: {target: source in node_modules}.
+VENDOR_FILES = {
+    "reveal.js/dist": "reveal.js/dist",
+    "reveal.js/plugin/notes": "reveal.js/plugin/notes",
+    "js/require.js": "requirejs/require.js",
+    "js/jquery.min.js": "jquery/dist/jquery.min.js",
+    "mathjax/MathJax.js": "mathjax/MathJax.js",
+    "mathjax/config/TeX-AMS_CHTML-full.js": "mathjax/config/TeX-AMS_CHTML-full.js",
+    "mathjax/config/Safe.js": "mathjax/config/Safe.js",
+    "mathjax/extensions": "mathjax/extensions",
+    "mathjax/jax/input/TeX": "mathjax/jax/input/TeX",
+    "mathjax/jax/output/CommonHTML": "mathjax/jax/output/CommonHTML",
+    "mathjax/jax/element": "mathjax/jax/element",
+    "mathjax/fonts/HTML-CSS/TeX/woff": "mathjax/fonts/HTML-CSS/TeX/woff",
+    "mathjax/localization/en": "mathjax/localization/en",
+}
+
+TEMPLATE = """\
+{%- extends 'reveal/index.html.j2' -%}
+{#- Offline: no mermaid (the notebooks have no diagrams), no widget manager (widget outputs are text). -#}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
+"""
+
+# A URL that a page loads (not a link a reader may follow): src, link href, CSS url(), JS import.
+LOADED_URL = re.compile(
+    r"""(?:<(?:script|img|iframe|source|video|audio|embed)\b[^>]*\bsrc\s*=\s*["']?\s*(https?:)?//"""
+    r"""|<link\b[^>]*\bhref\s*=\s*["']?\s*(https?:)?//"""
+    r"""|url\(\s*["']?\s*(https?:)?//"""
+    r"""|import\s*(?:[\w{}*,\s]+from\s*)?["'](https?:)?//"""
+    r"""|@import\s+["'](https?:)?//)""",
+    re.IGNORECASE)
+
+
+def widget_text(state, model_id):
+    """The final text of a tqdm widget (an HBox of a label, a progress bar and a postfix)."""
+    models = state.get("state", {})
+    box = models.get(model_id, {}).get("state", {})
+    parts = []
+    for child in box.get("children", []):
+        child_state = models.get(child.removeprefix("IPY_MODEL_"), {}).get("state", {})
+        if "max" in child_state and "value" in child_state:
+            done = child_state["value"] / child_state["max"] if child_state["max"] else 0
+            parts.append("█" * round(10 * done) + " " * (10 - round(10 * done)))
+        else:
+            parts.append(html.unescape(re.sub(r"<[^>]+>", "", str(child_state.get("value", "")))))
+    return "|".join(parts) if parts else None
+
+
+def offline_notebook(notebook):
+    """The notebook as the decks show it: widget outputs as the text of their final state."""
+    state = notebook.metadata.pop("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            view = data.pop("application/vnd.jupyter.widget-view+json", None)
+            if view is not None:
+                text = widget_text(state, view.get("model_id", ""))
+                if text:
+                    data["text/plain"] = text
+    return notebook
+
+
+def copy_vendor(vendor, output):
+    for target, source in VENDOR_FILES.items():
+        source, target = Path(vendor) / source, Path(output) / target
+        if not source.exists():
+            raise SystemExit(f"{source} is missing: run `make slides`, which installs it with npm")
+        if target.exists():
+            shutil.rmtree(target) if target.is_dir() else target.unlink()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target)
+        else:
+            shutil.copy2(source, target)
+
+
+def remote_urls(page, folder=None):
+    """The remote URLs that a page loads, and those of the local style sheets it links (in folder)."""
+    urls = [match.group(0) for match in LOADED_URL.finditer(page)]
+    if folder is not None:
+        for sheet in re.findall(r"""<link\b[^>]*\bhref\s*=\s*["']([^"':]+\.css)["']""", page):
+            if (Path(folder) / sheet).is_file():
+                urls += [f"{sheet}: {url}" for url in remote_urls((Path(folder) / sheet).read_text())]
+    return urls
+
+
+def build(paths, vendor, output):
+    from nbconvert import SlidesExporter
+    from traitlets.config import Config
+
+    output = Path(output)
+    output.mkdir(parents=True, exist_ok=True)
+    copy_vendor(vendor, output)
+    template_dir = output / ".template"
+    (template_dir / "course-reveal").mkdir(parents=True, exist_ok=True)
+    (template_dir / "course-reveal" / "index.html.j2").write_text(TEMPLATE)
+    (template_dir / "course-reveal" / "conf.json").write_text('{"base_template": "reveal", "mimetypes": '
+                                                               '{"text/html": true}}')
+    config = Config()
+    config.SlidesExporter.reveal_url_prefix = "reveal.js"
+    config.SlidesExporter.reveal_theme = "white"  # "simple", nbconvert's default, imports Google fonts
+    config.SlidesExporter.reveal_scroll = True  # a tall slide (TALL_CELLS) scrolls instead of being cut off
+    config.SlidesExporter.require_js_url = "js/require.js"
+    config.SlidesExporter.jquery_url = "js/jquery.min.js"
+    config.SlidesExporter.mathjax_url = "mathjax/MathJax.js?config=TeX-AMS_CHTML-full,Safe"
+    config.SlidesExporter.exclude_input_prompt = True
+    config.SlidesExporter.exclude_output_prompt = True
+    config.SlidesExporter.extra_template_basedirs = [str(template_dir)]
+    config.SlidesExporter.template_name = "course-reveal"
+    exporter = SlidesExporter(config=config)
+    written, problems = [], []
+    for path in paths:
+        notebook = offline_notebook(nbformat.read(path, as_version=4))
+        page, _ = exporter.from_notebook_node(notebook, resources={"metadata": {"name": Path(path).stem}})
+        target = output / f"{Path(path).stem}.html"
+        target.write_text(page, encoding="utf-8")
+        written.append(target)
+        problems += [f"{target.name}: loads {url}" for url in remote_urls(page, output)]
+    shutil.rmtree(template_dir)
+    for target in written:
+        print(f"wrote {target.relative_to(ROOT) if target.is_relative_to(ROOT) else target}")
+    if problems:
+        raise SystemExit("remote URLs in the decks:\n" + "\n".join(problems))
+    return written
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["annotate", "check", "build"])
+    parser.add_argument("notebooks", nargs="*", type=Path)
+    parser.add_argument("--vendor", type=Path, default=ROOT / "build" / "npm" / "node_modules")
+    parser.add_argument("--output", type=Path, default=ROOT / "build" / "slides")
+    args = parser.parse_intermixed_args(argv)
+    paths = args.notebooks or sorted(NOTEBOOKS.glob("*.ipynb"))
+    if args.command == "annotate":
+        for path in paths:
+            print(f"{path.name}: {annotate(path)} cell(s) changed")
+    elif args.command == "check":
+        problems = [problem for path in paths for problem in check(path)]
+        print("\n".join(problems) or f"{len(paths)} notebooks: slide structure ok")
+        return 1 if problems else 0
+    else:
+        build(paths, args.vendor, args.output)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
