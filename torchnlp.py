@@ -32,6 +32,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
+from transformers import BertModel, BertPreTrainedModel
+from transformers.modeling_outputs import SequenceClassifierOutput
 
 ROOT = Path(__file__).resolve().parent
 DATA_DIR = ROOT / "data" / "ag_news"
@@ -517,6 +519,91 @@ class LengthBucketSampler(torch.utils.data.Sampler):
         return len(self._global_batches())
 
 
+def mean_pool(hidden_states, attention_mask):
+    """The average of each text's token vectors, padding excluded: ``(batch, T, d), (batch, T) -> (batch, d)``."""
+    weights = attention_mask.unsqueeze(-1).to(hidden_states.dtype)
+    return (hidden_states * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
+
+
+class BertForMeanPooledClassification(BertPreTrainedModel):
+    """BERT with a classifier over the masked mean of the last layer's token vectors.
+
+    ``BertForSequenceClassification`` classifies from the pooler (tanh of a dense layer over ``[CLS]``). A
+    checkpoint trained as a sentence encoder with mean pooling, like all-MiniLM-L6-v2, never trained that
+    pooler; this head reads the representation the encoder was trained to produce. Same inputs and outputs
+    as ``BertForSequenceClassification``, so ``fine_tune``, ``predict`` and ``save_pretrained`` /
+    ``from_pretrained`` (safetensors) work unchanged; the checkpoint's unused pooler weights are dropped.
+    """
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.bert = BertModel(config, add_pooling_layer=False)
+        dropout = config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
+        self.dropout = torch.nn.Dropout(dropout)
+        self.classifier = torch.nn.Linear(config.hidden_size, config.num_labels)
+        self.post_init()
+
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, labels=None, **kwargs):
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        outputs = self.bert(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
+                            return_dict=True, **kwargs)
+        logits = self.classifier(self.dropout(mean_pool(outputs.last_hidden_state, attention_mask)))
+        loss = torch.nn.functional.cross_entropy(logits, labels) if labels is not None else None
+        return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
+                                        attentions=outputs.attentions)
+
+
+HEADS = {"cls": "BertForSequenceClassification", "mean": "BertForMeanPooledClassification"}
+
+
+def sequence_classifier(head, model_path=None, num_labels=4, **kwargs):
+    """A classifier on the pre-trained encoder: ``head`` "cls" (the [CLS] pooler) or "mean" (mean pooling)."""
+    from transformers import BertForSequenceClassification
+
+    if head not in HEADS:
+        raise ValueError(f"head must be one of {sorted(HEADS)}, not {head!r}")
+    cls = BertForMeanPooledClassification if head == "mean" else BertForSequenceClassification
+    model = cls.from_pretrained(model_path or bert_model_path(), num_labels=num_labels, **kwargs)
+    model.config.architectures = [cls.__name__]  # the checkpoint's config names the bare encoder
+    return model
+
+
+def head_of(model):
+    """"cls" or "mean": which head a model, or the config of a saved one, has."""
+    if isinstance(model, torch.nn.Module):
+        return "mean" if isinstance(model, BertForMeanPooledClassification) else "cls"
+    return "mean" if HEADS["mean"] in (model.architectures or []) else "cls"
+
+
+def classifier_class(checkpoint_dir):
+    """The model class a saved classifier was written from, read from its config: the right head, rebuilt."""
+    from transformers import AutoConfig, AutoModelForSequenceClassification
+
+    if head_of(AutoConfig.from_pretrained(checkpoint_dir)) == "mean":
+        return BertForMeanPooledClassification
+    return AutoModelForSequenceClassification
+
+
+def validation_split(dataset, fraction=0.1, seed=0):
+    """Split ``(label, text)`` items into (train, validation), stratified by label and seeded.
+
+    Every choice (head, learning rate, epochs) is made on the validation part; the test split is read once.
+    """
+    by_label = collections.defaultdict(list)
+    for i, (label, _) in enumerate(dataset):
+        by_label[label].append(i)
+    rng = random.Random(seed)
+    held_out = set()
+    for label in sorted(by_label):
+        indices = by_label[label]
+        rng.shuffle(indices)
+        held_out.update(indices[:round(fraction * len(indices))])
+    return ([item for i, item in enumerate(dataset) if i not in held_out],
+            [item for i, item in enumerate(dataset) if i in held_out])
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Training and inference
 # ---------------------------------------------------------------------------------------------------------
@@ -752,7 +839,7 @@ def quantize_for_cpu(model):
 
 def load_fine_tuned(checkpoint_dir):
     """The model, tokenizer and training state that ``fine_tune`` saved in ``checkpoint_dir``."""
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoTokenizer
 
     checkpoint_dir = Path(checkpoint_dir)
     state = load_training_state(checkpoint_dir)
@@ -762,7 +849,7 @@ def load_fine_tuned(checkpoint_dir):
     if state["step"] < state["total_steps"]:
         print(f"note: training stopped at step {state['step']} of {state['total_steps']}; "
               "run notebook 05 again to finish it")
-    model = AutoModelForSequenceClassification.from_pretrained(checkpoint_dir)
+    model = classifier_class(checkpoint_dir).from_pretrained(checkpoint_dir)
     return model, AutoTokenizer.from_pretrained(checkpoint_dir), state
 
 
