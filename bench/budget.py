@@ -35,12 +35,14 @@ def tfidf_accuracy(train, test):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--head", choices=sorted(torchnlp.HEADS), default=torchnlp.DEFAULT_HEAD,
+                        help="the classification head (default: %(default)s)")
     args = parser.parse_args()
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from transformers import AutoTokenizer, BertForSequenceClassification
+    from transformers import AutoTokenizer
     from transformers.utils import logging
 
     logging.set_verbosity_error()
@@ -57,7 +59,7 @@ def main():
     labels = torch.tensor([label for label, _ in test])
     collate = torchnlp.PaddingCollator(tokenizer.pad_token_id)
     torchnlp.set_seed(0)
-    model = BertForSequenceClassification.from_pretrained(torchnlp.bert_model_path(), num_labels=4)
+    model = torchnlp.sequence_classifier(args.head)
     steps_per_epoch = len(torchnlp.LengthBucketSampler([len(f["input_ids"]) for f in features], batch_size))
     epochs = max(budgets_samples) / len(train)
     eval_steps = {max(1, round(n / batch_size)): n for n in budgets_samples}  # 500 samples: step 31 = 496

@@ -60,7 +60,7 @@ def load(attention):
     logging.disable_progress_bar()
     checkpoint = torchnlp.CHECKPOINT_DIR / "bert-ag-news"
     if (checkpoint / "model.safetensors").exists():
-        model = BertForSequenceClassification.from_pretrained(checkpoint, attn_implementation=attention)
+        model = torchnlp.classifier_class(checkpoint).from_pretrained(checkpoint, attn_implementation=attention)
         return model.eval(), AutoTokenizer.from_pretrained(checkpoint), f"fine-tuned, {checkpoint}"
     torchnlp.set_seed(0)
     model = BertForSequenceClassification.from_pretrained(torchnlp.bert_model_path(), num_labels=4,

@@ -27,24 +27,23 @@ import common  # noqa: E402
 import torchnlp  # noqa: E402
 
 
-def load_model():
-    from transformers import BertForSequenceClassification
+def load_model(head):
     from transformers.utils import logging
 
     logging.set_verbosity_error()
     logging.disable_progress_bar()
     torchnlp.set_seed(0)
-    return BertForSequenceClassification.from_pretrained(torchnlp.bert_model_path(), num_labels=4)
+    return torchnlp.sequence_classifier(head)
 
 
-def run_variant(variant, samples):
+def run_variant(variant, samples, head):
     """One timed run in this process; returns a dict of measurements."""
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(torchnlp.bert_model_path())
     train, _, _, _ = torchnlp.load_dataset(verbose=False)
     train = train[:samples]
-    model = load_model()
+    model = load_model(head)
     model.train()
     if variant == "lesson":
         loader = torch.utils.data.DataLoader(train, batch_size=8, shuffle=True,
@@ -102,9 +101,11 @@ def main():
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--variant", choices=["lesson", "project"], help=argparse.SUPPRESS)
     parser.add_argument("--samples", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--head", choices=sorted(torchnlp.HEADS), default=torchnlp.DEFAULT_HEAD,
+                        help="the classification head (default: %(default)s)")
     args = parser.parse_args()
     if args.variant:
-        print(json.dumps(run_variant(args.variant, args.samples)))
+        print(json.dumps(run_variant(args.variant, args.samples, args.head)))
         return
 
     common.header("Training throughput: lesson loop vs project loop")
@@ -113,7 +114,8 @@ def main():
     runs = {"lesson": [], "project": []}
     for _ in range(rounds):
         for variant in runs:
-            out = subprocess.run([sys.executable, __file__, "--variant", variant, "--samples", str(samples)],
+            out = subprocess.run([sys.executable, __file__, "--variant", variant, "--samples", str(samples),
+                                  "--head", args.head],
                                  check=True, capture_output=True, text=True).stdout
             runs[variant].append(json.loads(out.strip().splitlines()[-1]))
     rate = {}
