@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 
-.PHONY: setup provision run test nbval lab lint clean
+.PHONY: setup provision run test nbval lab lint clean slides chromium
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,7 +29,7 @@ run: provision
 # machine. Stale quick checkpoints are removed before each pass so that each pass trains afresh.
 THREADS ?= 2
 NBVAL := $(PY) -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=1200
-test: provision
+test: provision slides chromium
 	COURSE_QUICK=1 $(PY) -m pytest tests
 	$(MAKE) --no-print-directory nbval THREADS=2
 	$(MAKE) --no-print-directory nbval THREADS=1
@@ -38,6 +38,24 @@ nbval: provision
 	@echo "== notebooks under nbval, quick mode, OMP_NUM_THREADS=$(THREADS)"
 	rm -rf checkpoints/*-quick checkpoints/*-quick.json
 	COURSE_QUICK=1 OMP_NUM_THREADS=$(THREADS) $(NBVAL) notebooks
+
+# Static reveal.js decks from the committed outputs, one per notebook, into build/slides/: open
+# build/slides/NN_*.html from the file system (or copy the folder to a USB stick); nothing is loaded from
+# the network. reveal.js, require.js, jQuery and MathJax come from npm into build/npm (npm and node from
+# apt-get when missing: CI runs as root).
+SLIDES_NPM := build/npm
+SLIDES_PACKAGES := reveal.js@5.2.1 requirejs@2.3.7 jquery@3.7.1 mathjax@2.7.9
+$(SLIDES_NPM)/.installed: Makefile
+	command -v npm >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y npm; }
+	npm install --prefix $(SLIDES_NPM) --no-audit --no-fund --loglevel=error $(SLIDES_PACKAGES)
+	touch $@
+
+slides: setup $(SLIDES_NPM)/.installed
+	$(PY) tools/slides.py build --vendor $(SLIDES_NPM)/node_modules --output build/slides $(NOTEBOOKS)
+
+# Headless Chromium for tests/test_slides_browser.py (Debian's package).
+chromium:
+	command -v chromium >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
 
 lint: setup
 	$(PY) -m ruff check .
