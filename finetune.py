@@ -6,8 +6,13 @@
 Under torchrun each process trains a DistributedDataParallel replica on its share of every length-bucketed
 batch (NCCL on GPUs, gloo on CPUs); rank 0 shows the progress bar, writes the checkpoints and prints the
 test accuracy. Run the same command again to resume an interrupted run from --checkpoint-dir.
+
+Every option is checked before anything loads: a bad one ends the script with status 2 and one line naming
+the option, the value and what is allowed; a damaged model or data file ends it with status 1 and one line
+naming the file and the fix.
 """
 import argparse
+import math
 import os
 from pathlib import Path
 
@@ -16,21 +21,88 @@ import torch
 import torchnlp
 
 
-def parse_args(argv=None):
+class Parser(argparse.ArgumentParser):
+    """argparse that reports a bad option on one line, ``finetune.py: error: ...``, with exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def ranged(kind, low, high=None, above=False):
+    """An argparse type: a ``kind`` number from ``low`` (exclusive if ``above``) up to ``high``."""
+    word = "an integer" if kind is int else "a number"
+    allowed = f"{word} greater than {low}" if above else f"{word} at least {low}"
+    if high is not None:
+        allowed = f"{word} from {low} to {high}"
+
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid value {text!r}: must be {allowed}") from None
+        if not math.isfinite(value) or (value <= low if above else value < low) or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"{text} is out of range: must be {allowed}")
+        return value
+
+    return parse
+
+
+def build_parser():
     defaults = torchnlp.TrainConfig()
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(prog="finetune.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=None, help="checkpoint folder or hub name (default: BERT_MODEL or bert/)")
-    parser.add_argument("--data-dir", type=Path, default=None, help="AG News folder (default: data/ag_news)")
-    parser.add_argument("--epochs", type=float, default=3)
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size, help="per process")
-    parser.add_argument("--lr", type=float, default=5e-5)
-    parser.add_argument("--max-length", type=int, default=128)
-    parser.add_argument("--checkpoint-dir", type=Path, default=torchnlp.CHECKPOINT_DIR / "finetune")
-    parser.add_argument("--save-every", type=int, default=defaults.save_every)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--train-limit", type=int, default=None, help="train on the first N rows only")
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="an existing AG News folder (default: data/ag_news, provisioned when missing)")
+    parser.add_argument("--epochs", type=ranged(float, 1), default=3, help="at least 1 (fractions allowed)")
+    parser.add_argument("--batch-size", type=ranged(int, 1), default=defaults.batch_size, help="per process, >= 1")
+    parser.add_argument("--lr", type=ranged(float, 0, above=True), default=5e-5, help="> 0")
+    parser.add_argument("--max-length", type=ranged(int, 2), default=128,
+                        help="2 to the model's max_position_embeddings (512 for bert/)")
+    parser.add_argument("--checkpoint-dir", type=Path, default=torchnlp.CHECKPOINT_DIR / "finetune",
+                        help="a new, empty or course checkpoint folder, writable")
+    parser.add_argument("--save-every", type=ranged(int, 1), default=defaults.save_every, help="steps, >= 1")
+    parser.add_argument("--seed", type=ranged(int, 0, 2**63 - 1), default=0)
+    parser.add_argument("--train-limit", type=ranged(int, 1), default=None, help="train on the first N rows only")
     parser.add_argument("--no-eval", action="store_true", help="skip the test-split evaluation")
-    return parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv=None):
+    """Parse and check every option before anything loads; a bad one exits with status 2 and one line."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    check_options(parser, args)
+    return args
+
+
+def check_options(parser, args):
+    """The checks that need the file system: the model's name and positions, the data and checkpoint folders."""
+    source = "--model" if args.model else "BERT_MODEL" if os.environ.get("BERT_MODEL") else "bert/"
+    try:
+        model = args.model or torchnlp.bert_model_path()
+        config = torchnlp.model_config(model, "--model" if args.model else "BERT_MODEL")
+    except torchnlp.DataError as error:
+        parser.error(f"argument --model: {error}" if args.model else str(error))
+    positions = config.get("max_position_embeddings")
+    if positions and args.max_length > positions:
+        parser.error(f"argument --max-length: {args.max_length} is out of range: must be an integer from 2 to "
+                     f"{positions} (the max_position_embeddings of {source} {model})")
+    if args.data_dir is not None:
+        if not args.data_dir.exists():
+            parser.error(f"argument --data-dir: {args.data_dir} does not exist (only the default, data/ag_news, is "
+                         "created and provisioned): name the folder that holds train.csv, test.csv and classes.txt")
+        if not args.data_dir.is_dir():
+            parser.error(f"argument --data-dir: {args.data_dir} is a file, not a folder")
+    elif not all((torchnlp.DATA_DIR / name).exists() for name in torchnlp.AG_NEWS_FILES):
+        try:
+            torchnlp.check_writable_folder(torchnlp.DATA_DIR, "data folder")
+        except torchnlp.DataError as error:
+            parser.error(str(error))
+    try:
+        torchnlp.check_checkpoint_dir(args.checkpoint_dir)
+    except torchnlp.DataError as error:
+        parser.error(f"argument --checkpoint-dir: {error}")
+    args.model_name = model
 
 
 def setup_distributed():
@@ -52,24 +124,44 @@ def main(argv=None):
     from transformers.utils import logging as transformers_logging
 
     args = parse_args(argv)
+    try:
+        # The weights before anything loads them: bert/ by its checksum, like provisioning; others by header.
+        model_local = Path(args.model_name).expanduser().is_dir()
+        if model_local:
+            torchnlp.verify_model_folder(args.model_name, "--model" if args.model else "BERT_MODEL")
+    except torchnlp.DataError as error:
+        raise SystemExit(f"finetune.py: error: {error}") from None
     device, rank, world = setup_distributed()
     if rank != 0:
         transformers_logging.set_verbosity_error()
     transformers_logging.disable_progress_bar()
     try:
-        bert_model = args.model or torchnlp.bert_model_path()
-        tokenizer = AutoTokenizer.from_pretrained(bert_model)
+        bert_model = args.model_name
+        source = "--model" if args.model else "BERT_MODEL"
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(bert_model)
+        except Exception as error:
+            raise torchnlp.DataError(f"{source}={bert_model}: the tokenizer does not load "
+                                     f"({type(error).__name__}: {error})") from None
         train_dataset, test_dataset, classes, _ = torchnlp.load_dataset(args.data_dir, verbose=rank == 0)
         train_dataset = train_dataset[: args.train_limit]
         train_features = torchnlp.encode_for_bert(train_dataset, tokenizer, args.max_length)
         torchnlp.set_seed(args.seed)  # the new head's initialisation is part of the run
-        model = BertForSequenceClassification.from_pretrained(bert_model, num_labels=len(classes)).to(device)
+        try:
+            model = BertForSequenceClassification.from_pretrained(bert_model, num_labels=len(classes)).to(device)
+        except Exception as error:
+            raise torchnlp.DataError(f"{source}={bert_model}: the model does not load "
+                                     f"({type(error).__name__}: {error})") from None
         config = torchnlp.TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                                       seed=args.seed, save_every=args.save_every)
         collate = torchnlp.PaddingCollator(tokenizer.pad_token_id)
+        data_dir = torchnlp.ensure_ag_news(args.data_dir)
+        record = data_dir / ("manifest.json" if (data_dir / "manifest.json").exists() else "train.csv")
+        run = {"data": f"{torchnlp.describe_variant(data_dir)}, {record.name} sha256 {torchnlp.file_digest(record)}",
+               "train_limit": args.train_limit, "max_length": args.max_length}
         torchnlp.fine_tune(model, train_features, config, collate=collate, tokenizer=tokenizer,
                            checkpoint_dir=args.checkpoint_dir, device=device,
-                           log=print if rank == 0 else lambda *_: None)
+                           log=print if rank == 0 else lambda *_: None, run=run)
         if rank == 0 and not args.no_eval:
             test_features = torchnlp.encode_for_bert(test_dataset, tokenizer, args.max_length)
             predictions = torchnlp.predict(model, test_features, collate, device=device).argmax(1)
@@ -77,6 +169,8 @@ def main(argv=None):
             print(f"test accuracy: {(predictions == labels).float().mean():.4f} on {len(labels):,} rows "
                   f"({torchnlp.describe_variant(torchnlp.ensure_ag_news(args.data_dir))})")
         return model
+    except torchnlp.DataError as error:  # a damaged file, a checkpoint in use or from other settings: one line
+        raise SystemExit(f"finetune.py: error: {error}") from None
     finally:
         if world > 1:
             torch.distributed.destroy_process_group()

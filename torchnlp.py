@@ -15,6 +15,7 @@ Run ``python -m torchnlp provision`` to provision data and model from the comman
 """
 from __future__ import annotations
 
+import codecs
 import collections
 import csv
 import hashlib
@@ -142,10 +143,7 @@ def check_ag_news_copy(folder, mirror=False):
             line = data.count(b"\n") + 1
             raise DataError(f"{path} ends in the middle of a row (line {line} has no line break): the file is "
                             "incomplete, cut off while it was written or copied. " + repair_advice(folder, mirror))
-        try:
-            counts[name] = len(read_ag_news_csv(path))
-        except DataError as error:
-            raise DataError(f"{error} " + repair_advice(folder, mirror)) from None
+        counts[name] = len(read_ag_news_csv(path, advice=repair_advice(folder, mirror)))
     classes = [c for c in (folder / "classes.txt").read_text(encoding="utf-8-sig").split("\n") if c.strip()]
     if len(classes) != 4:
         raise DataError(f"{folder / 'classes.txt'} names {len(classes)} classes, not 4. "
@@ -189,6 +187,52 @@ def download(url, dest, md5=None, sha256=None, progress=True, timeout=60):
     return dest
 
 
+def _copy_from_mirror(mirror, data_dir):
+    """Copy AG News from ``mirror`` atomically: into a staging folder unique to this process, verified (by the
+    mirror's manifest, or for a mirror without one by reading every row), then renamed to ``data_dir``.
+    """
+    missing = [name for name in AG_NEWS_FILES if not (mirror / name).exists()]
+    if missing:
+        raise DataError(f"AG_NEWS_MIRROR={mirror} lacks {', '.join(missing)}. "
+                        + MIRROR_HINT.format(data_dir=data_dir))
+    # Refuse a damaged source before copying anything.
+    manifest = verify_against_manifest(mirror, mirror=True)
+    if manifest is None:
+        check_ag_news_copy(mirror, mirror=True)
+    if data_dir.exists() and any(data_dir.iterdir()):
+        present = sorted(p.name for p in data_dir.iterdir())
+        raise DataError(f"{data_dir} holds {', '.join(present)} but not all of {', '.join(AG_NEWS_FILES)}: an "
+                        f"incomplete copy, or someone else's folder (left untouched). Delete {data_dir} (the local "
+                        "copy) and run again, or name another folder.")
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = data_dir.with_name(f".{data_dir.name}.tmp-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        for name in [*AG_NEWS_FILES, "manifest.json", "readme.txt"]:
+            if (mirror / name).exists():
+                shutil.copyfile(mirror / name, staging / name)
+        try:
+            if verify_against_manifest(staging) is None:
+                check_ag_news_copy(staging)
+        except DataError as error:
+            raise DataError(f"copying {mirror} to {data_dir} went wrong ({error}); nothing was saved, try again.") \
+                from None
+        if data_dir.exists():
+            data_dir.rmdir()  # empty (checked above)
+        try:
+            os.rename(staging, data_dir)
+        except OSError:
+            if not all((data_dir / name).exists() for name in AG_NEWS_FILES):
+                raise
+            # Another process finished the same copy first: check theirs.
+            if verify_against_manifest(data_dir) is None:
+                check_ag_news_copy(data_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return data_dir
+
+
 def write_manifest(folder, names, **extra):
     folder = Path(folder)
     files = {name: {"sha256": file_digest(folder / name), "bytes": (folder / name).stat().st_size} for name in names}
@@ -203,23 +247,25 @@ def ensure_ag_news(data_dir=None, mirror=None, urls=None, progress=True):
     3. Else download the official release from ``urls`` and check its MD5 checksums.
     """
     data_dir = Path(data_dir or DATA_DIR)
-    if all((data_dir / name).exists() for name in AG_NEWS_FILES):
-        verify_against_manifest(data_dir)
-        return data_dir
+    if data_dir.exists() and not data_dir.is_dir():
+        raise DataError(f"{data_dir} is a file, not a folder: name the folder that holds train.csv, test.csv "
+                        "and classes.txt (the file was left untouched).")
     mirror = mirror or os.environ.get("AG_NEWS_MIRROR")
-    if mirror:
-        mirror = Path(mirror)
-        missing = [name for name in AG_NEWS_FILES if not (mirror / name).exists()]
-        if missing:
-            raise DataError(f"AG_NEWS_MIRROR={mirror} lacks {', '.join(missing)}. "
-                            + MIRROR_HINT.format(data_dir=data_dir))
-        verify_against_manifest(mirror)  # refuse a corrupted source before copying anything
-        data_dir.mkdir(parents=True, exist_ok=True)
-        for name in [*AG_NEWS_FILES, "manifest.json", "readme.txt"]:
-            if (mirror / name).exists():
-                shutil.copyfile(mirror / name, data_dir / name)
-        verify_against_manifest(data_dir)
+    if all((data_dir / name).exists() for name in AG_NEWS_FILES):
+        if verify_against_manifest(data_dir) is None:
+            # No checksums of its own. A copy from a mirror with a manifest is checked against that manifest
+            # (an older version of this module copied file by file, so an interrupted copy looked complete).
+            source = read_manifest(mirror, mirror=True) if mirror and Path(mirror).is_dir() else None
+            if source is not None and all(name in source["files"] for name in AG_NEWS_FILES):
+                for name in AG_NEWS_FILES:
+                    if file_digest(data_dir / name) != source["files"][name]["sha256"]:
+                        raise DataError(f"{data_dir / name} differs from the mirror's copy listed in "
+                                        f"{Path(mirror) / 'manifest.json'}: {data_dir} is an incomplete or altered "
+                                        "copy. " + repair_advice(data_dir))
+            check_ag_news_copy(data_dir)
         return data_dir
+    if mirror:
+        return _copy_from_mirror(Path(mirror), data_dir)
     urls = urls or AG_NEWS_URLS
     for name, url in urls.items():
         download(url, data_dir / name, md5=AG_NEWS_MD5.get(name), progress=progress)
@@ -256,25 +302,43 @@ def join_title_and_description(title, description):
     return title + separator + description
 
 
-def read_ag_news_csv(path):
-    """Rows of an AG News CSV as ``(label, text)`` with labels shifted from 1..4 to 0..3 here, once."""
+def read_ag_news_csv(path, advice=None):
+    """Rows of an AG News CSV as ``(label, text)`` with labels shifted from 1..4 to 0..3 here, once.
+
+    UTF-8, with or without a byte-order mark. Errors name the file and the physical line (a quoted field
+    that spans lines counts all of them), and for bytes that are not UTF-8 the byte offset too.
+    """
     path = Path(path)
+    advice = advice or "Restore the file from its source (delete it and provision again)."
+    data = path.read_bytes()
+    skip = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+    if not data[skip:].strip():
+        raise DataError(f"{path} is empty: it holds no rows. {advice}")
+    try:
+        text = data[skip:].decode("utf-8")
+    except UnicodeDecodeError as error:
+        offset = skip + error.start
+        line = data.count(b"\n", 0, offset) + 1
+        raise DataError(f"{path}, line {line} (byte offset {offset}): the bytes {data[offset:offset + 4]!r} are "
+                        f"not UTF-8 ({error.reason}). Save the file as UTF-8, or: {advice}") from None
     rows = []
-    with open(path, newline="", encoding="utf-8") as f:
-        for row in csv.reader(f):
-            line = f"{path}, line {len(rows) + 1}"
+    reader = csv.reader(io.StringIO(text, newline=""))
+    first = 1  # the physical line on which the next record starts
+    try:
+        for row in reader:
+            line = f"{path}, line {first}"
+            first = reader.line_num + 1
             if len(row) != 3:
-                raise DataError(f"{line}: expected 3 columns (class, title, description), found {len(row)}. "
-                                "Restore the file from its source (delete it and provision again).")
+                raise DataError(f"{line}: expected 3 columns (class, title, description), found {len(row)}. {advice}")
             label, title, description = row
             if label not in ("1", "2", "3", "4"):
-                raise DataError(f"{line}: class {label!r} is not one of 1, 2, 3, 4. "
-                                "Restore the file from its source (delete it and provision again).")
+                raise DataError(f"{line}: class {label!r} is not one of 1, 2, 3, 4. {advice}")
             title, description = clean_text(title), clean_text(description)
             if not (title or description):
-                raise DataError(f"{line}: empty title and description. "
-                                "Restore the file from its source (delete it and provision again).")
+                raise DataError(f"{line}: empty title and description. {advice}")
             rows.append((int(label) - 1, join_title_and_description(title, description)))
+    except csv.Error as error:
+        raise DataError(f"{path}, line {first}: {error}. {advice}") from None
     return rows
 
 
@@ -353,7 +417,7 @@ def load_dataset(data_dir=None, ngrams=1, min_freq=1, verbose=True):
     data_dir = ensure_ag_news(data_dir)
     train = read_ag_news_csv(data_dir / "train.csv")
     test = read_ag_news_csv(data_dir / "test.csv")
-    classes = (data_dir / "classes.txt").read_text().split("\n")
+    classes = (data_dir / "classes.txt").read_text(encoding="utf-8-sig").split("\n")
     classes = [c for c in classes if c]
     vocab = build_vocab((text for _, text in train), ngrams=ngrams, min_freq=min_freq)
     if verbose:
@@ -478,14 +542,135 @@ def ensure_bert(bert_dir=None):
     return bert_dir
 
 
+def _hub_reachable(timeout=3.0):
+    """Whether the Hugging Face hub answers within ``timeout`` seconds (name lookup included); (bool, why)."""
+    import threading
+    import urllib.parse
+
+    host = urllib.parse.urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname
+    result = [False, f"no answer within {timeout:g} s"]
+
+    def probe():
+        try:
+            socket.create_connection((host, 443), timeout=timeout).close()
+            result[:] = [True, ""]
+        except OSError as error:
+            result[:] = [False, f"{host}: {error}"]
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout + 0.5)
+    return result
+
+
+def check_bert_model(name, source="BERT_MODEL"):
+    """Fail fast, naming ``source``, when ``name`` is neither a checkpoint folder nor a hub name that can load.
+
+    A folder must exist and hold config.json; a hub name must be in the local cache or the hub must answer
+    now (offline, transformers would retry for about a minute and never mention ``source``).
+    """
+    import re as _re
+
+    fix = (f"Set {source} to a checkpoint folder (with config.json) or to a hub name such as bert-base-uncased on a "
+           "machine with a network" + (", or unset it to use the provisioned bert/ folder." if source == "BERT_MODEL"
+                                        else "."))
+    path = Path(name).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            raise DataError(f"{source}={name} is a file, not a checkpoint folder. {fix}")
+        if not (path / "config.json").is_file():
+            raise DataError(f"{source}={name}: the folder has no config.json, so it is not a checkpoint. {fix}")
+        return name
+    if not _re.fullmatch(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?", name) or name.endswith((".", "-")):
+        raise DataError(f"{source}={name}: no such folder, and not a hub name (owner/model). {fix}")
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        if isinstance(try_to_load_from_cache(name, "config.json"), str):
+            return name
+    except Exception:  # an unusual cache layout: let the hub decide below
+        pass
+    if any(os.environ.get(var, "") not in ("", "0") for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")):
+        raise DataError(f"{source}={name}: no such folder, not in the local Hugging Face cache, and HF_HUB_OFFLINE "
+                        f"is set. {fix}")
+    reachable, why = _hub_reachable()
+    if not reachable:
+        raise DataError(f"{source}={name}: no such folder, not in the local Hugging Face cache, and the hub cannot "
+                        f"be reached ({why}). {fix}")
+    return name
+
+
+def model_config(name, source="BERT_MODEL"):
+    """The ``config.json`` of a checkpoint folder or hub model as a dict (after ``check_bert_model``)."""
+    check_bert_model(name, source)
+    path = Path(name).expanduser() / "config.json"
+    if path.is_file():
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as error:
+            raise DataError(f"{path} is not valid JSON ({error}): the checkpoint {source}={name} is damaged; "
+                            "restore or re-download it.") from None
+    from transformers import AutoConfig
+
+    try:
+        return AutoConfig.from_pretrained(name).to_dict()
+    except Exception as error:
+        raise DataError(f"{source}={name} could not be loaded ({type(error).__name__}: {error}).") from None
+
+
+def verify_model_folder(folder, source="BERT_MODEL"):
+    """Check a local checkpoint's weights before anything trains on them: ``bert/`` by its recorded sha256 (as
+    provisioning does), any other folder by reading the safetensors header. Returns the weights' sha256."""
+    folder = Path(folder).expanduser()
+    weights = folder / "model.safetensors"
+    if folder.resolve() == BERT_DIR.resolve():
+        ensure_bert(folder)
+        return BERT_SHA256["model.safetensors"]
+    if not weights.is_file():
+        if any(folder.glob("*.bin")) or any(folder.glob("*.safetensors")):
+            return None  # sharded or pickled weights: transformers checks them as it loads
+        raise DataError(f"{source}={folder}: no model.safetensors in that folder. Restore the checkpoint, or set "
+                        f"{source} to another one.")
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(weights), framework="pt") as f:
+            f.keys()
+    except Exception as error:
+        raise DataError(f"{weights} is damaged or incomplete ({error}). Restore it (copy or download the "
+                        f"checkpoint again), or set {source} to another checkpoint.") from None
+    return file_digest(weights)
+
+
 def bert_model_path():
-    """The checkpoint the notebooks load: ``BERT_MODEL`` if set, else the local ``bert/`` folder."""
+    """The checkpoint the notebooks load: ``BERT_MODEL`` if set (checked at once), else the local ``bert/``."""
     override = os.environ.get("BERT_MODEL")
     if override:
-        return override
+        return check_bert_model(override)
     if not (BERT_DIR / "config.json").exists():
         raise DataError(f"no BERT checkpoint in {BERT_DIR}. " + BERT_HINT.format(bert_dir=BERT_DIR))
     return os.path.relpath(BERT_DIR)  # relative, so that printed paths read the same on every machine
+
+
+def check_text(text, what="text"):
+    """Refuse ``None`` and non-strings with a message that says what was given."""
+    if text is None:
+        raise TypeError(f"{what} is None, not a text: pass a string (drop the missing ones first)")
+    if not isinstance(text, str):
+        raise TypeError(f"{what} is {type(text).__name__} {text!r:.60}, not a string: convert it with str() or "
+                        "drop it")
+
+
+def check_max_length(max_length, tokenizer_or_model=None):
+    """``max_length`` must be an int from 2 ([CLS] and [SEP]) to the model's number of positions."""
+    config = getattr(tokenizer_or_model, "config", None)
+    high = getattr(config, "max_position_embeddings", None)
+    if high is None:
+        limit = getattr(tokenizer_or_model, "model_max_length", None)
+        high = limit if isinstance(limit, int) and limit < 10**6 else None  # tokenizers without one say 1e30
+    if isinstance(max_length, bool) or not isinstance(max_length, int) or not 2 <= max_length <= (high or max_length):
+        upper = high or "the model's number of positions"
+        raise ValueError(f"max_length must be an integer from 2 to {upper}, got {max_length!r}")
 
 
 def encode_for_bert(dataset, tokenizer, max_length):
@@ -493,8 +678,10 @@ def encode_for_bert(dataset, tokenizer, max_length):
 
     Truncation keeps ``[SEP]`` as the last token. An empty text is refused: it carries no signal to classify.
     """
+    check_max_length(max_length, tokenizer)
     for i, (_, text) in enumerate(dataset):
-        if not text or not text.strip():
+        check_text(text, f"item {i}")
+        if not text.strip():
             raise ValueError(f"item {i} has an empty text; drop it before tokenizing")
     ids = tokenizer([text for _, text in dataset], truncation=True, max_length=max_length)["input_ids"]
     return [{"input_ids": x, "labels": label} for x, (label, _) in zip(ids, dataset)]
@@ -698,9 +885,37 @@ class TrainConfig:
     save_every: int = 100
     report_freq: int = 50
 
+    def __post_init__(self):
+        self.validate()
 
-class CheckpointMismatch(RuntimeError):
-    pass
+    def validate(self):
+        """Refuse settings that cannot train, with a ``ValueError`` naming the field, the value and the range."""
+        def number(name, value, kind):
+            ok = isinstance(value, kind) and not isinstance(value, bool)
+            if not ok or (isinstance(value, float) and not math.isfinite(value)):
+                raise ValueError(f"TrainConfig.{name} must be a finite {'integer' if kind is int else 'number'}, "
+                                 f"got {value!r}")
+            return value
+
+        rules = [  # name, type, test, allowed range in words
+            ("epochs", (int, float), lambda v: v >= 1, "at least 1"),
+            ("batch_size", int, lambda v: v >= 1, "at least 1"),
+            ("lr", (int, float), lambda v: v > 0, "greater than 0"),
+            ("weight_decay", (int, float), lambda v: v >= 0, "at least 0"),
+            ("warmup_ratio", (int, float), lambda v: 0 <= v <= 1, "from 0 to 1"),
+            ("max_grad_norm", (int, float), lambda v: v > 0, "greater than 0"),
+            ("seed", int, lambda v: 0 <= v < 2**63, "from 0 to 2**63 - 1"),
+            ("save_every", int, lambda v: v >= 1, "at least 1"),
+            ("report_freq", int, lambda v: v >= 1, "at least 1"),
+        ]
+        for name, kind, test, allowed in rules:
+            value = number(name, getattr(self, name), kind)
+            if not test(value):
+                raise ValueError(f"TrainConfig.{name}={value!r} is out of range: it must be {allowed}")
+
+
+class CheckpointMismatch(CheckpointError):
+    """A checkpoint was written by a run with other settings, data or model than the one asked to resume it."""
 
 
 def _distributed():
@@ -715,43 +930,307 @@ def _all_reduce_sum(values, device):
     return tensor.tolist()
 
 
-def save_checkpoint(checkpoint_dir, model, tokenizer, optimizer, scheduler, state):
-    """Write weights and tokenizer (``save_pretrained``, safetensors) and the training state beside them.
+#: The course's mark on a checkpoint folder: only folders holding it are ever written into or cleaned up.
+CHECKPOINT_MARKER = "course-checkpoint.json"
+#: Each saved checkpoint (a ``step-NNNNNNN`` folder) records the sha256 of every file in it here.
+CHECKSUMS = "checksums.json"
 
-    Written into a temporary folder, then swapped in, so an interruption never leaves half a checkpoint.
+
+def _step_folders(checkpoint_dir):
+    """The saved checkpoints in ``checkpoint_dir``, newest first."""
+    folder = Path(checkpoint_dir)
+    if not folder.is_dir():
+        return []
+    steps = [p for p in folder.iterdir() if p.is_dir() and p.name.startswith("step-") and p.name[5:].isdigit()]
+    return sorted(steps, key=lambda p: int(p.name[5:]), reverse=True)
+
+
+def _probe_writable(folder, what):
+    try:
+        fd, name = tempfile.mkstemp(prefix=".write-test-", dir=folder)
+        os.close(fd)
+        os.unlink(name)
+    except OSError as error:
+        raise CheckpointError(f"{what}: {folder} is not writable ({error.strerror or error}). Choose a folder you "
+                              "can write to; nothing was trained.") from None
+
+
+def check_writable_folder(folder, what):
+    """``folder`` exists as a writable folder, or can be created: else ``CheckpointError`` (nothing changes)."""
+    folder = Path(folder)
+    if folder.exists() or folder.is_symlink():
+        if not folder.is_dir():
+            raise CheckpointError(f"{what}: {folder} is a file, not a folder (it was left untouched). Name a folder.")
+        _probe_writable(folder, what)
+        return
+    ancestor = folder.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise CheckpointError(f"{what}: {folder} cannot be created, {ancestor} is a file. Name another folder.")
+    _probe_writable(ancestor, f"{what}: {folder} cannot be created")
+
+
+def check_checkpoint_dir(checkpoint_dir):
+    """Refuse, before anything trains, a checkpoint location that would cost the user a file or a run: a file,
+    a non-empty folder the course did not create (no ``course-checkpoint.json``), or one that is not writable."""
+    folder = Path(checkpoint_dir)
+    if folder.exists() and not folder.is_dir():
+        raise CheckpointError(f"{folder} is a file, not a checkpoint folder; it was left untouched. Name a new "
+                              "folder for the checkpoints (or move the file away yourself).")
+    if folder.is_dir() and any(folder.iterdir()) and not (folder / CHECKPOINT_MARKER).is_file():
+        if (folder / "training_state.pt").exists():
+            raise CheckpointError(f"{folder} holds a checkpoint written by an earlier version of the course, without "
+                                  f"checksums: delete {folder} to start afresh, or name another folder.")
+        raise CheckpointError(f"{folder} is not empty and is not a course checkpoint folder (it has no "
+                              f"{CHECKPOINT_MARKER}); nothing in it was touched. Name a new or empty folder.")
+    check_writable_folder(folder, "checkpoint folder")
+
+
+class CheckpointLock:
+    """A lock file beside the checkpoint folder (``<folder>.lock``) holding the writer's pid and host.
+
+    A second writer is refused with a message naming the first; a lock whose process is gone (same host, pid
+    not running) is taken over.
+    """
+
+    def __init__(self, checkpoint_dir):
+        self.checkpoint_dir = Path(checkpoint_dir)
+        self.path = self.checkpoint_dir.with_name(self.checkpoint_dir.name + ".lock")
+        self.owner = {"pid": os.getpid(), "host": socket.gethostname(),
+                      "since": time.strftime("%Y-%m-%d %H:%M:%S"), "folder": str(self.checkpoint_dir)}
+
+    def _read(self):
+        try:
+            owner = json.loads(self.path.read_text(encoding="utf-8"))
+            return owner if isinstance(owner.get("pid"), int) and isinstance(owner.get("host"), str) else None
+        except (OSError, ValueError, AttributeError):
+            return None
+
+    def acquire(self, log=print):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(3):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                other = self._read()
+                if other is None:
+                    raise CheckpointError(
+                        f"{self.checkpoint_dir} is locked by {self.path}, which names no process (it may be being "
+                        f"written right now). If no training is running into {self.checkpoint_dir}, delete "
+                        f"{self.path}.") from None
+                if other["host"] == self.owner["host"] and (other["pid"] == self.owner["pid"]
+                                                            or not _pid_alive(other["pid"])):
+                    log(f"note: taking over the lock {self.path} of process {other['pid']}, which is not running")
+                    self.path.unlink(missing_ok=True)
+                    continue
+                raise CheckpointError(
+                    f"{self.checkpoint_dir} is in use by process {other['pid']} on {other['host']} (since "
+                    f"{other.get('since', '?')}), which is training into it; two writers would spoil each other's "
+                    f"checkpoints. Wait for it to finish or stop it, or name another checkpoint folder; if that "
+                    f"process no longer runs, delete {self.path}.") from None
+            with os.fdopen(fd, "w") as f:
+                f.write(json.dumps(self.owner) + "\n")
+            return self
+        raise CheckpointError(f"could not take the lock {self.path}: another process keeps taking it; try again.")
+
+    def release(self):
+        if (self._read() or {}).get("pid") == self.owner["pid"]:
+            self.path.unlink(missing_ok=True)
+
+
+def _pid_alive(pid):
+    if os.name == "nt":
+        return True  # no safe probe there: the message says to delete the lock if the process is gone
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, owned by someone else
+    return True
+
+
+def _fsync(path):
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())
+
+
+def verify_checkpoint(folder):
+    """Check one saved checkpoint against its ``checksums.json``; return the record or raise ``CheckpointError``
+    naming the folder and the file at fault (the caller adds the fix)."""
+    folder = Path(folder)
+    record_path = folder / CHECKSUMS
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+        files = {name: entry["sha256"] for name, entry in record["files"].items()}
+    except FileNotFoundError:
+        raise CheckpointError(f"{folder} is incomplete: it has no {CHECKSUMS} (it was cut off while written)") \
+            from None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        raise CheckpointError(f"{record_path} is unreadable ({error})") from None
+    for name, expected in files.items():
+        path = folder / name
+        try:
+            actual = file_digest(path)
+        except OSError as error:
+            raise CheckpointError(f"{path} is unreadable ({error.strerror or error})") from None
+        if actual != expected:
+            size = path.stat().st_size
+            recorded = record["files"][name].get("bytes")
+            raise CheckpointError(f"{path} is damaged: sha256 {actual[:16]}..., recorded {expected[:16]}... "
+                                  f"({size:,} bytes, {recorded!r} recorded)")
+    return record
+
+
+def save_checkpoint(checkpoint_dir, model, tokenizer, optimizer, scheduler, state, keep=2):
+    """Write weights and tokenizer (``save_pretrained``, safetensors) and the training state as one checkpoint,
+    ``checkpoint_dir/step-NNNNNNN``.
+
+    Written into a staging folder unique to this process, with the sha256 of every file recorded and checked,
+    then renamed into place; only then are older checkpoints removed, keeping the ``keep`` newest, so a
+    damaged newest checkpoint always has a complete one before it. Returns the new checkpoint's folder.
     """
     from transformers.utils import logging as transformers_logging
 
     checkpoint_dir = Path(checkpoint_dir)
-    tmp = checkpoint_dir.with_name(checkpoint_dir.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    marker = checkpoint_dir / CHECKPOINT_MARKER
+    if not marker.exists():
+        marker.write_text(json.dumps({"written_by": "torchnlp.fine_tune (Attention & Transformers course)",
+                                      "format": 2}, indent=2) + "\n")
+    staging = checkpoint_dir / f".staging-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
     bars = transformers_logging.is_progress_bar_enabled()
     transformers_logging.disable_progress_bar()  # one bar per save would bury the training bar
     try:
-        model.save_pretrained(tmp)  # safetensors
+        model.save_pretrained(staging)  # safetensors
     finally:
         if bars:
             transformers_logging.enable_progress_bar()
     if tokenizer is not None:
-        tokenizer.save_pretrained(tmp)
+        tokenizer.save_pretrained(staging)
     torch.save({**state, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()},
-               tmp / "training_state.pt")
-    old = checkpoint_dir.with_name(checkpoint_dir.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if checkpoint_dir.exists():
-        checkpoint_dir.rename(old)
-    tmp.rename(checkpoint_dir)
-    shutil.rmtree(old, ignore_errors=True)
+               staging / "training_state.pt")
+    files = {}
+    for path in sorted(p for p in staging.rglob("*") if p.is_file()):
+        _fsync(path)
+        files[str(path.relative_to(staging))] = {"sha256": file_digest(path), "bytes": path.stat().st_size}
+    (staging / CHECKSUMS).write_text(json.dumps({"step": state["step"], "files": files}, indent=2) + "\n")
+    _fsync(staging / CHECKSUMS)
+    import zipfile
+
+    try:  # torch.save writes a zip with a CRC per record: read back, it proves the bytes on disk are whole
+        with zipfile.ZipFile(staging / "training_state.pt") as archive:
+            bad = archive.testzip()
+    except (OSError, zipfile.BadZipFile) as error:
+        bad = str(error)
+    if bad:
+        raise CheckpointError(f"{staging / 'training_state.pt'} did not read back whole ({bad}); the disk may be "
+                              "full or failing. The previous checkpoint was kept.")
+    final = checkpoint_dir / f"step-{state['step']:07d}"
+    if final.exists():
+        shutil.rmtree(final)  # a damaged checkpoint of the same step, which this run replaced
+    os.rename(staging, final)
+    for old in _step_folders(checkpoint_dir)[keep:]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
 
 
-def load_training_state(checkpoint_dir):
-    path = Path(checkpoint_dir) / "training_state.pt"
-    return torch.load(path, weights_only=True) if path.exists() else None
+def _load_state(folder):
+    try:
+        return torch.load(Path(folder) / "training_state.pt", weights_only=True)
+    except Exception as error:  # verified, so only a change since, or a foreign file, gets here
+        raise CheckpointError(f"{Path(folder) / 'training_state.pt'} is unreadable ({type(error).__name__})") \
+            from None
+
+
+def latest_checkpoint(checkpoint_dir, log=None):
+    """The newest checkpoint in ``checkpoint_dir`` that passes its checksums, or None if there is none.
+
+    A damaged newer one is reported through ``log`` and skipped (training resumes from the previous one); if
+    ``log`` is None it raises ``CheckpointError`` instead. If every one is damaged, ``CheckpointError``.
+    """
+    checkpoint_dir = Path(checkpoint_dir)
+    folders = _step_folders(checkpoint_dir)
+    for i, folder in enumerate(folders):
+        try:
+            verify_checkpoint(folder)
+            return folder
+        except CheckpointError as error:
+            if log is None or i + 1 == len(folders):
+                previous = f" from the previous checkpoint ({folders[i + 1].name})" if i + 1 < len(folders) else ""
+                raise CheckpointError(
+                    f"{error}. The newest checkpoint in {checkpoint_dir} is damaged: run the training again with "
+                    f"the same settings (notebook 05 or finetune.py), which resumes{previous or ' afresh'} and "
+                    f"rewrites it; or delete {checkpoint_dir} to start afresh.") from None
+            log(f"warning: {error}; resuming from the previous checkpoint, {folders[i + 1].name}, instead "
+                "(at most one save interval of training is repeated)")
+    return None
+
+
+def load_training_state(checkpoint_dir, log=None):
+    """The training state of the newest verified checkpoint in ``checkpoint_dir`` (None if there is none)."""
+    folder = latest_checkpoint(checkpoint_dir, log) if checkpoint_dir else None
+    return _load_state(folder) if folder else None
+
+
+def run_identity(model, train_features):
+    """What defines a run besides its ``TrainConfig``: the model's weights, its head, and the training data
+    (a fingerprint of the tokenized features, so the data variant, a train limit, the max length and the
+    tokenizer are all in it). A resume must match all of it."""
+    name = str(getattr(model.config, "_name_or_path", "") or "")
+    weights = Path(name).expanduser() / "model.safetensors" if name else None
+    if weights is not None and weights.is_file():
+        known = weights.resolve() == (BERT_DIR / "model.safetensors").resolve()
+        model_id = "sha256 " + (BERT_SHA256["model.safetensors"] if known else file_digest(weights))
+    else:
+        model_id = name or "built in memory"
+    digest = hashlib.sha256()
+    for feature in train_features:
+        digest.update(repr((list(feature["input_ids"]), feature.get("labels"))).encode())
+    return {"model": model_id, "head": f"{type(model).__name__}, {model.config.num_labels} labels",
+            "train_data": f"{len(train_features):,} texts, sha256 {digest.hexdigest()}"}
+
+
+def _short(value):
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _differences(state, config, world, run):
+    saved = {**state.get("config", {}), "processes": state.get("world_size"), **state.get("run", {})}
+    now = {**asdict(config), "processes": world, **run}
+    return [f"{key} {_short(saved.get(key))} in the checkpoint, {_short(now.get(key))} now"
+            for key in sorted(set(saved) | set(now)) if saved.get(key) != now.get(key)]
+
+
+def _on_rank0(function):
+    """Run ``function`` on rank 0 only and share its result (or its error) with every rank."""
+    if not _distributed():
+        return function()
+    outcome = [None]
+    if torch.distributed.get_rank() == 0:
+        try:
+            outcome = [("ok", function())]
+        except CheckpointError as error:
+            outcome = [(type(error).__name__, str(error))]
+    torch.distributed.broadcast_object_list(outcome, src=0)
+    kind, value = outcome[0]
+    if kind != "ok":
+        raise {"CheckpointMismatch": CheckpointMismatch}.get(kind, CheckpointError)(value)
+    return value
 
 
 def fine_tune(model, train_features, config, *, collate, tokenizer=None, checkpoint_dir=None, device=None,
-              progress=True, log=print, on_step=None):
+              progress=True, log=print, on_step=None, run=None):
     """Fine-tune ``model`` (a ``...ForSequenceClassification``) on tokenized features; return the history.
+
+    Before anything trains it checks the settings (``TrainConfig.validate``), that no text is longer than the
+    model's positions, and the checkpoint folder: not a file, not someone else's non-empty folder, writable,
+    and not in use by another process (a lock file beside it). Each checkpoint records its files' sha256 and
+    what defines the run (``run_identity`` plus ``run``, extra settings a script adds); a resume verifies the
+    files, falls back to the previous checkpoint if the newest is damaged, and refuses any difference.
 
     The loop: length-bucketed batches, AdamW with linear warmup and decay, gradient clipping, loss and
     accuracy accumulated as Python floats. Every ``config.save_every`` steps and at the end it writes a
@@ -761,6 +1240,41 @@ def fine_tune(model, train_features, config, *, collate, tokenizer=None, checkpo
     ranks and only rank 0 writes. ``on_step(step, model)``, if given, runs after every step (to evaluate
     during training, say); the model is put back in training mode after it.
     """
+    config.validate()
+    if not train_features:
+        raise ValueError("no training features: tokenize some texts with encode_for_bert first")
+    positions = getattr(model.config, "max_position_embeddings", None)
+    longest = max(range(len(train_features)), key=lambda i: len(train_features[i]["input_ids"]))
+    if positions and len(train_features[longest]["input_ids"]) > positions:
+        raise ValueError(f"feature {longest} has {len(train_features[longest]['input_ids'])} tokens but the model has "
+                         f"{positions} positions: encode with max_length at most {positions}")
+    run = {**run_identity(model, train_features), **(run or {})}
+    if not checkpoint_dir:
+        return _fine_tune(model, train_features, config, collate, tokenizer, None, device, progress, log, on_step,
+                          None, run)
+    checkpoint_dir, lock = Path(checkpoint_dir), []
+
+    def claim():  # rank 0: check the folder, take the lock, find the newest sound checkpoint
+        check_checkpoint_dir(checkpoint_dir)
+        lock.append(CheckpointLock(checkpoint_dir).acquire(log))
+        try:
+            folder = latest_checkpoint(checkpoint_dir, log)
+        except CheckpointError:
+            lock.pop().release()
+            raise
+        return folder and str(folder)
+
+    resume_from = _on_rank0(claim)
+    try:
+        return _fine_tune(model, train_features, config, collate, tokenizer, checkpoint_dir, device, progress, log,
+                          on_step, resume_from and Path(resume_from), run)
+    finally:
+        for held in lock:
+            held.release()
+
+
+def _fine_tune(model, train_features, config, collate, tokenizer, checkpoint_dir, device, progress, log, on_step,
+               resume_from, run):
     from tqdm.auto import tqdm
     from transformers import get_linear_schedule_with_warmup
 
@@ -786,14 +1300,15 @@ def fine_tune(model, train_features, config, *, collate, tokenizer=None, checkpo
     history = {"step": [], "loss": [], "accuracy": [], "lr": []}
     step, running = 0, [0.0, 0.0, 0.0]  # running: loss * samples, correct, samples since the last report
 
-    state = load_training_state(checkpoint_dir) if checkpoint_dir else None
+    state = _load_state(resume_from) if resume_from else None
     if state is not None:
-        if state["config"] != asdict(config) or state["world_size"] != world:
+        differences = _differences(state, config, world, run)
+        if differences:
             raise CheckpointMismatch(
-                f"{checkpoint_dir} was written by a run with {state['config']} on {state['world_size']} "
-                f"process(es), not {asdict(config)} on {world}: delete it to start afresh, or pass its settings")
+                f"{checkpoint_dir} was written by a run with other settings: {'; '.join(differences)}. To train with "
+                "the new settings, delete it to start afresh (or name another folder); to resume, pass its settings")
         from safetensors.torch import load_file
-        model.load_state_dict(load_file(Path(checkpoint_dir) / "model.safetensors", device=str(device)),
+        model.load_state_dict(load_file(resume_from / "model.safetensors", device=str(device)),
                               strict=False)  # tied weights are stored once
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
@@ -815,7 +1330,7 @@ def fine_tune(model, train_features, config, *, collate, tokenizer=None, checkpo
         if rank == 0:
             save_checkpoint(checkpoint_dir, model, tokenizer, optimizer, scheduler,
                             {"step": step, "total_steps": total_steps, "history": history, "running": running,
-                             "config": asdict(config),
+                             "config": asdict(config), "run": run,
                              "world_size": world, "rng": rng})
 
     model.train()
@@ -862,8 +1377,20 @@ def fine_tune(model, train_features, config, *, collate, tokenizer=None, checkpo
 
 @torch.inference_mode()
 def predict(model, features, collate, batch_size=64, device=None, progress=False):
-    """Class probabilities for every feature, in the order given (batched by length for speed)."""
+    """Class probabilities for every feature, in the order given (batched by length for speed).
+
+    ``features`` are tokenized (``encode_for_bert``); for raw texts use ``predict_texts``.
+    """
     from tqdm.auto import tqdm
+
+    if isinstance(features, str):
+        raise TypeError("predict takes tokenized features, not a text: use predict_texts(model, tokenizer, [text])")
+    for i, feature in enumerate(features):
+        if not isinstance(feature, dict) or "input_ids" not in feature:
+            raise TypeError(f"feature {i} is {type(feature).__name__} {feature!r:.60}, not a dict with input_ids: "
+                            "tokenize with encode_for_bert, or use predict_texts(model, tokenizer, texts) for texts")
+    if not features:
+        return torch.empty(0, model.config.num_labels)
 
     device = torch.device(device) if device is not None else next(model.parameters()).device
     model.eval()
@@ -874,6 +1401,29 @@ def predict(model, features, collate, batch_size=64, device=None, progress=False
         logits = model(**{k: v.to(device) for k, v in batch.items()}).logits
         probabilities[indices] = torch.softmax(logits.float(), dim=-1).cpu()
     return probabilities
+
+
+def predict_texts(model, tokenizer, texts, max_length=128, batch_size=64, device=None, log=print):
+    """Class probabilities for raw texts: a list of strings in any script (emoji, CJK, right-to-left...) and of
+    any length. ``None``, non-strings and empty texts are refused with a message naming the item; texts longer
+    than ``max_length`` tokens are truncated (keeping [SEP]) and ``log`` says how many were. Uses ``predict``.
+    """
+    if isinstance(texts, str) or texts is None:
+        raise TypeError(f"texts must be a list of strings, not {type(texts).__name__}: pass [text] for one text")
+    texts = list(texts)
+    for i, text in enumerate(texts):
+        check_text(text, f"text {i}")
+        if not text.strip():
+            raise ValueError(f"text {i} is empty: there is nothing to classify")
+    check_max_length(max_length, model)
+    lengths = [len(ids) for ids in tokenizer(texts, verbose=False)["input_ids"]] if texts else []
+    truncated = sum(n > max_length for n in lengths)
+    if truncated:
+        log(f"note: {truncated} of {len(texts)} texts were longer than {max_length} tokens and were truncated "
+            f"(the longest had {max(lengths)})")
+    ids = tokenizer(texts, truncation=True, max_length=max_length)["input_ids"] if texts else []
+    collate = PaddingCollator(tokenizer.pad_token_id)
+    return predict(model, [{"input_ids": x} for x in ids], collate, batch_size=batch_size, device=device)
 
 
 def quantize_for_cpu(model):
@@ -896,19 +1446,34 @@ def quantize_for_cpu(model):
 
 
 def load_fine_tuned(checkpoint_dir):
-    """The model, tokenizer and training state that ``fine_tune`` saved in ``checkpoint_dir``."""
+    """The model, tokenizer and training state of the newest checkpoint ``fine_tune`` saved in ``checkpoint_dir``.
+
+    Every file is checked against its recorded sha256 first; a damaged or unreadable one raises
+    ``CheckpointError`` naming the folder, the file and the fix.
+    """
     from transformers import AutoTokenizer
 
     checkpoint_dir = Path(checkpoint_dir)
-    state = load_training_state(checkpoint_dir)
-    if state is None or not (checkpoint_dir / "model.safetensors").exists():
+    if checkpoint_dir.is_dir() and (checkpoint_dir / "training_state.pt").exists() \
+            and not (checkpoint_dir / CHECKPOINT_MARKER).exists():
+        raise CheckpointError(f"{checkpoint_dir} holds a checkpoint written by an earlier version of the course, "
+                              "without checksums: run notebooks/05_fine_tuning.ipynb again (after deleting "
+                              f"{checkpoint_dir}), or finetune.py with --checkpoint-dir.")
+    folder = latest_checkpoint(checkpoint_dir)
+    if folder is None:
         raise DataError(f"no fine-tuned checkpoint in {checkpoint_dir}: run notebooks/05_fine_tuning.ipynb "
                         "first (with the same COURSE_QUICK setting), or finetune.py with --checkpoint-dir.")
+    state = _load_state(folder)
     if state["step"] < state["total_steps"]:
         print(f"note: training stopped at step {state['step']} of {state['total_steps']}; "
               "run notebook 05 again to finish it")
-    model = classifier_class(checkpoint_dir).from_pretrained(checkpoint_dir)
-    return model, AutoTokenizer.from_pretrained(checkpoint_dir), state
+    try:
+        model = classifier_class(folder).from_pretrained(folder)
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+    except Exception as error:  # verified files that still do not load: written by another version, say
+        raise CheckpointError(f"{folder} passed its checksums but does not load ({type(error).__name__}: {error}); "
+                              f"delete {checkpoint_dir} and train again.") from None
+    return model, tokenizer, state
 
 
 # Quick runs keep their own file, so that a test run never replaces the figures of a full run.
@@ -936,7 +1501,12 @@ def provision(verbose=True):
     data_dir = ensure_ag_news()
     bert_dir = ensure_bert()
     if verbose:
-        print(f"data: {data_dir} ({describe_variant(data_dir)}), verified")
+        if (data_dir / "manifest.json").exists():
+            print(f"data: {data_dir} ({describe_variant(data_dir)}), verified")
+        else:
+            counts = check_ag_news_copy(data_dir)
+            print(f"data: {data_dir} (unverified copy: no manifest.json, so no checksums to compare; every row "
+                  f"read: {counts['train.csv']:,} train / {counts['test.csv']:,} test rows)")
         print(f"model: {bert_dir}, verified")
 
 

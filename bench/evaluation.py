@@ -44,7 +44,7 @@ def main():
     logging.disable_progress_bar()
     _, test, _ = common.header("Evaluation throughput: lesson evaluation vs project evaluation")
     checkpoint = torchnlp.CHECKPOINT_DIR / "bert-ag-news"
-    if (checkpoint / "model.safetensors").exists():
+    if torchnlp.latest_checkpoint(checkpoint) is not None:
         model, tokenizer, _ = torchnlp.load_fine_tuned(checkpoint)
         print(f"weights: fine-tuned, {checkpoint}")
     else:

@@ -59,9 +59,10 @@ def load(attention):
     logging.set_verbosity_error()
     logging.disable_progress_bar()
     checkpoint = torchnlp.CHECKPOINT_DIR / "bert-ag-news"
-    if (checkpoint / "model.safetensors").exists():
-        model = torchnlp.classifier_class(checkpoint).from_pretrained(checkpoint, attn_implementation=attention)
-        return model.eval(), AutoTokenizer.from_pretrained(checkpoint), f"fine-tuned, {checkpoint}"
+    latest = torchnlp.latest_checkpoint(checkpoint)  # verified against its checksums
+    if latest is not None:
+        model = torchnlp.classifier_class(latest).from_pretrained(latest, attn_implementation=attention)
+        return model.eval(), AutoTokenizer.from_pretrained(latest), f"fine-tuned, {checkpoint}"
     torchnlp.set_seed(0)
     model = BertForSequenceClassification.from_pretrained(torchnlp.bert_model_path(), num_labels=4,
                                                           attn_implementation=attention)

@@ -47,6 +47,8 @@ def test_missing_model_folder_says_how_to_provision(monkeypatch, tmp_path):
     with pytest.raises(DataError, match=r"no BERT checkpoint in .*make run.*BERT_MODEL"):
         torchnlp.bert_model_path()
     monkeypatch.setenv("BERT_MODEL", "bert-base-uncased")
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(torchnlp, "_hub_reachable", lambda: (True, ""))  # as on a machine with a network
     assert torchnlp.bert_model_path() == "bert-base-uncased"
 
 

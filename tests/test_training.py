@@ -60,10 +60,14 @@ def test_interrupted_run_resumes_to_the_same_weights(tmp_path, features, tokeniz
 
 def test_checkpoint_holds_safetensors_weights_tokenizer_and_state(tmp_path, features, tokenizer):
     model, _ = train(features, tmp_path / "ckpt", tokenizer)
-    names = {p.name for p in (tmp_path / "ckpt").iterdir()}
-    assert {"model.safetensors", "config.json", "tokenizer.json", "training_state.pt"} <= names
+    # The course's marker and the two newest checkpoints (saves every 5 steps and at the end, step 24).
+    assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == [
+        "course-checkpoint.json", "step-0000020", "step-0000024"]
+    latest = torchnlp.latest_checkpoint(tmp_path / "ckpt")
+    names = {p.name for p in latest.iterdir()}
+    assert {"model.safetensors", "config.json", "tokenizer.json", "training_state.pt", "checksums.json"} <= names
     assert not any(n.endswith((".bin", ".pkl")) for n in names)
-    reloaded = BertForSequenceClassification.from_pretrained(tmp_path / "ckpt")
+    reloaded = BertForSequenceClassification.from_pretrained(latest)
     for (name, a), b in zip(model.state_dict().items(), reloaded.state_dict().values()):
         assert torch.equal(a, b), name
 
