@@ -613,7 +613,10 @@ def model_config(name, source="BERT_MODEL"):
     from transformers import AutoConfig
 
     try:
-        return AutoConfig.from_pretrained(name).to_dict()
+        try:  # a cached model loads without asking the hub (which, offline, retries for a minute)
+            return AutoConfig.from_pretrained(name, local_files_only=True).to_dict()
+        except OSError:
+            return AutoConfig.from_pretrained(name).to_dict()
     except Exception as error:
         raise DataError(f"{source}={name} could not be loaded ({type(error).__name__}: {error}).") from None
 
