@@ -479,6 +479,23 @@ def positional_encoding(max_len, d_model, base=10000.0):
     return pe
 
 
+def expect(condition, note, *, course_settings=True):
+    """A notebook's self-check that does not punish experimenting; returns ``bool(condition)``.
+
+    The notebooks keep each knob's shipped value beside it (``COURSE_EPOCHS``, say) and pass
+    ``course_settings=EPOCHS == COURSE_EPOCHS``. With the course's own settings a failed check raises
+    ``AssertionError(note)``: the tests run the notebooks with those settings, so a regression still fails CI.
+    With a changed knob it prints ``note`` and carries on: fewer steps give a lower accuracy and an explanation,
+    not a traceback. ``COURSE_STRICT=1`` makes every failed check raise, whatever the settings.
+    """
+    if condition:
+        return True
+    if course_settings or os.environ.get("COURSE_STRICT", "") not in ("", "0"):
+        raise AssertionError(note)
+    print(f"Note: {note}")
+    return False
+
+
 def plot_attention(weights, x_labels=None, y_labels=None, ax=None, title=None, xlabel=None, ylabel=None,
                    cmap="viridis", colorbar=True):
     """Heatmap of an attention matrix (rows: queries/output steps, columns: keys/source positions)."""
@@ -1337,6 +1354,7 @@ def _fine_tune(model, train_features, config, collate, tokenizer, checkpoint_dir
                              "world_size": world, "rng": rng})
 
     model.train()
+    first_step, started = step, time.perf_counter()
     bar = tqdm(total=total_steps, initial=step, desc="fine-tuning", disable=not progress or rank != 0)
     while step < total_steps:
         epoch, skip = divmod(step, steps_per_epoch)
@@ -1374,6 +1392,15 @@ def _fine_tune(model, train_features, config, collate, tokenizer, checkpoint_dir
             if step == total_steps:
                 break
     bar.close()
+    if progress and rank == 0:
+        # A widget bar is stored as widget state, which static viewers (GitHub, nbviewer, slides) show as 0%:
+        # this plain line says what happened in any viewer.
+        if step > first_step:
+            log(f"fine-tuning: trained steps {first_step + 1}-{step} of {total_steps} in "
+                f"{time.perf_counter() - started:.0f} s; last report: loss {history['loss'][-1]:.3f}, "
+                f"training accuracy {history['accuracy'][-1]:.3f}")
+        else:
+            log(f"fine-tuning: the run of {total_steps} steps had finished; loaded its checkpoint")
     model.eval()
     return history
 
@@ -1494,7 +1521,7 @@ def notebook02_results():
     """``{model: (accuracy, source)}`` for notebook 02's classifiers: from a local run, else stored figures."""
     if RESULTS_02.exists():
         saved = json.loads(RESULTS_02.read_text())
-        source = "your run of notebook 02" + (" (quick mode)" if saved["quick"] else "")
+        source = "notebook 02, run on the same machine" + (" (quick mode)" if saved["quick"] else "")
         return {name: (value, source) for name, value in saved["accuracies"].items()}
     return {name: (value, "stored figure, notebook 02's committed run") for name, value in STORED_RESULTS_02.items()}
 
