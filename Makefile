@@ -36,7 +36,7 @@ test: provision slides chromium
 
 nbval: provision
 	@echo "== notebooks under nbval, quick mode, OMP_NUM_THREADS=$(THREADS)"
-	rm -rf checkpoints/*-quick checkpoints/*-quick.json
+	rm -rf checkpoints/*-quick checkpoints/*-quick.json checkpoints/*-quick.lock
 	COURSE_QUICK=1 OMP_NUM_THREADS=$(THREADS) $(NBVAL) notebooks
 
 # Static reveal.js decks from the committed outputs, one per notebook, into build/slides/: open
