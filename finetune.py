@@ -53,6 +53,9 @@ def build_parser():
     parser.add_argument("--model", default=None, help="checkpoint folder or hub name (default: BERT_MODEL or bert/)")
     parser.add_argument("--data-dir", type=Path, default=None,
                         help="an existing AG News folder (default: data/ag_news, provisioned when missing)")
+    parser.add_argument("--head", choices=sorted(torchnlp.HEADS), default=torchnlp.DEFAULT_HEAD,
+                        help="classify from the [CLS] pooler (cls) or the mean of the token vectors (mean); "
+                             "default %(default)s, chosen on a validation split (bench/heads.py)")
     parser.add_argument("--epochs", type=ranged(float, 1), default=3, help="at least 1 (fractions allowed)")
     parser.add_argument("--batch-size", type=ranged(int, 1), default=defaults.batch_size, help="per process, >= 1")
     parser.add_argument("--lr", type=ranged(float, 0, above=True), default=5e-5, help="> 0")
@@ -63,6 +66,9 @@ def build_parser():
     parser.add_argument("--save-every", type=ranged(int, 1), default=defaults.save_every, help="steps, >= 1")
     parser.add_argument("--seed", type=ranged(int, 0, 2**63 - 1), default=0)
     parser.add_argument("--train-limit", type=ranged(int, 1), default=None, help="train on the first N rows only")
+    parser.add_argument("--validation-fraction", type=ranged(float, 0, 0.5), default=0.1,
+                        help="share of the training rows held out for validation, stratified (0 to 0.5; "
+                             "default %(default)s, as in notebook 05)")
     parser.add_argument("--no-eval", action="store_true", help="skip the test-split evaluation")
     return parser
 
@@ -120,7 +126,7 @@ def setup_distributed():
 
 
 def main(argv=None):
-    from transformers import AutoTokenizer, BertForSequenceClassification
+    from transformers import AutoTokenizer
     from transformers.utils import logging as transformers_logging
 
     args = parse_args(argv)
@@ -144,11 +150,14 @@ def main(argv=None):
             raise torchnlp.DataError(f"{source}={bert_model}: the tokenizer does not load "
                                      f"({type(error).__name__}: {error})") from None
         train_dataset, test_dataset, classes, _ = torchnlp.load_dataset(args.data_dir, verbose=rank == 0)
+        validation_dataset = []
+        if args.validation_fraction > 0:
+            train_dataset, validation_dataset = torchnlp.validation_split(train_dataset, args.validation_fraction)
         train_dataset = train_dataset[: args.train_limit]
         train_features = torchnlp.encode_for_bert(train_dataset, tokenizer, args.max_length)
         torchnlp.set_seed(args.seed)  # the new head's initialisation is part of the run
         try:
-            model = BertForSequenceClassification.from_pretrained(bert_model, num_labels=len(classes)).to(device)
+            model = torchnlp.sequence_classifier(args.head, bert_model, num_labels=len(classes)).to(device)
         except Exception as error:
             raise torchnlp.DataError(f"{source}={bert_model}: the model does not load "
                                      f"({type(error).__name__}: {error})") from None
@@ -158,16 +167,20 @@ def main(argv=None):
         data_dir = torchnlp.ensure_ag_news(args.data_dir)
         record = data_dir / ("manifest.json" if (data_dir / "manifest.json").exists() else "train.csv")
         run = {"data": f"{torchnlp.describe_variant(data_dir)}, {record.name} sha256 {torchnlp.file_digest(record)}",
-               "train_limit": args.train_limit, "max_length": args.max_length}
+               "train_limit": args.train_limit, "max_length": args.max_length,
+               "validation_fraction": args.validation_fraction}
         torchnlp.fine_tune(model, train_features, config, collate=collate, tokenizer=tokenizer,
                            checkpoint_dir=args.checkpoint_dir, device=device,
                            log=print if rank == 0 else lambda *_: None, run=run)
         if rank == 0 and not args.no_eval:
-            test_features = torchnlp.encode_for_bert(test_dataset, tokenizer, args.max_length)
-            predictions = torchnlp.predict(model, test_features, collate, device=device).argmax(1)
-            labels = torch.tensor([label for label, _ in test_dataset])
-            print(f"test accuracy: {(predictions == labels).float().mean():.4f} on {len(labels):,} rows "
-                  f"({torchnlp.describe_variant(torchnlp.ensure_ag_news(args.data_dir))})")
+            variant = torchnlp.describe_variant(torchnlp.ensure_ag_news(args.data_dir))
+            for split, dataset in (("validation", validation_dataset), ("test", test_dataset)):
+                if dataset:
+                    features = torchnlp.encode_for_bert(dataset, tokenizer, args.max_length)
+                    predictions = torchnlp.predict(model, features, collate, device=device).argmax(1)
+                    labels = torch.tensor([label for label, _ in dataset])
+                    print(f"{split} accuracy: {(predictions == labels).float().mean():.4f} on {len(labels):,} rows "
+                          f"({variant})")
         return model
     except torchnlp.DataError as error:  # a damaged file, a checkpoint in use or from other settings: one line
         raise SystemExit(f"finetune.py: error: {error}") from None

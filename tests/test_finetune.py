@@ -31,17 +31,28 @@ def test_script_and_notebook_loop_give_the_same_weights(tiny_model, tmp_path, ag
             "--lr", "1e-3", "--max-length", "32", "--seed", "5", "--no-eval"]
     script_model = finetune.main(args + ["--checkpoint-dir", str(tmp_path / "script")])
 
-    # Notebook 05's cells, in order, with the same settings.
-    from transformers import BertForSequenceClassification
-    features = torchnlp.encode_for_bert(ag_news[0][:48], tokenizer, 32)
+    # Notebook 05's cells, in order, with the same settings: validation split, head, seed.
+    train_part, _ = torchnlp.validation_split(ag_news[0], fraction=0.1)
+    features = torchnlp.encode_for_bert(train_part[:48], tokenizer, 32)
     torchnlp.set_seed(5)
-    model = BertForSequenceClassification.from_pretrained(tiny_model, num_labels=4)
+    model = torchnlp.sequence_classifier(torchnlp.DEFAULT_HEAD, tiny_model, num_labels=4)
     config = torchnlp.TrainConfig(epochs=1, batch_size=8, lr=1e-3, seed=5)
     torchnlp.fine_tune(model, features, config, collate=torchnlp.PaddingCollator(tokenizer.pad_token_id),
                        checkpoint_dir=tmp_path / "notebook", progress=False)
 
     for (name, a), b in zip(model.state_dict().items(), script_model.state_dict().values()):
         assert torch.equal(a, b), name
+
+
+@pytest.mark.parametrize("head", sorted(torchnlp.HEADS))
+def test_script_trains_the_head_it_is_given(tiny_model, tmp_path, head, capsys):
+    model = finetune.main(["--model", str(tiny_model), "--train-limit", "16", "--epochs", "1", "--batch-size", "8",
+                           "--max-length", "32", "--head", head, "--checkpoint-dir", str(tmp_path / head)])
+    assert torchnlp.head_of(model) == head
+    loaded, _, _ = torchnlp.load_fine_tuned(tmp_path / head)
+    assert torchnlp.head_of(loaded) == head
+    printed = capsys.readouterr().out
+    assert "validation accuracy:" in printed and "on 520 rows" in printed and "test accuracy:" in printed
 
 
 def torchrun(out_dir, checkpoint_dir, tiny_model, *probe_args):
@@ -66,7 +77,8 @@ def test_torchrun_two_processes_share_data_average_gradients_and_resume(tiny_mod
     rank0, rank1 = read_ranks(tmp_path / "full")
 
     # Each rank trained on its own half: disjoint, and together every sample exactly once.
-    expected = [f["input_ids"][:32] for f in torchnlp.encode_for_bert(ag_news[0][:64], tokenizer, 32)]
+    train_part, _ = torchnlp.validation_split(ag_news[0], fraction=0.1)
+    expected = [f["input_ids"][:32] for f in torchnlp.encode_for_bert(train_part[:64], tokenizer, 32)]
     assert len(rank0["seen"]) == len(rank1["seen"]) == 32
     assert not {tuple(x) for x in rank0["seen"]} & {tuple(x) for x in rank1["seen"]}
     assert sorted(rank0["seen"] + rank1["seen"]) == sorted(expected)
