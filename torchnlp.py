@@ -830,9 +830,10 @@ def sequence_classifier(head, model_path=None, num_labels=4, **kwargs):
     if head not in HEADS:
         raise ValueError(f"head must be one of {sorted(HEADS)}, not {head!r}")
     cls = BertForMeanPooledClassification if head == "mean" else BertForSequenceClassification
-    model = cls.from_pretrained(model_path or bert_model_path(), num_labels=num_labels, **kwargs)
+    loaded = cls.from_pretrained(model_path or bert_model_path(), num_labels=num_labels, **kwargs)
+    model = loaded[0] if isinstance(loaded, tuple) else loaded  # (model, loading_info) if asked for
     model.config.architectures = [cls.__name__]  # the checkpoint's config names the bare encoder
-    return model
+    return loaded
 
 
 def head_of(model):
