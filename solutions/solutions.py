@@ -1,0 +1,187 @@
+"""Reference solutions to the exercises of notebooks 00-06, one function or value per exercise.
+
+Each is what the matching check in ``exercises.py`` accepts; ``tests/test_exercises.py`` runs every check
+against it. Try the exercise first: the checks' messages are written to get you there.
+"""
+import math
+
+import torch
+
+import torchnlp
+
+# --- 00 · the data ---------------------------------------------------------------------------------------
+
+
+def encode_and_pad(texts, vocab):
+    """Exercise 0.1: token ids of each text, padded at the end with <pad> (0) to the longest text."""
+    rows = [torch.tensor(vocab.lookup_indices(torchnlp.tokenize(text)), dtype=torch.long) for text in texts]
+    longest = max(len(row) for row in rows)
+    padded = torch.full((len(rows), longest), torchnlp.PAD_IDX, dtype=torch.long)
+    for i, row in enumerate(rows):
+        padded[i, : len(row)] = row  # padding at the end: position 0 is the first real token of every text
+    return padded
+
+
+def offsets_from_lengths(lengths):
+    """Exercise 0.2: where each text starts in the concatenated ids."""
+    # An exclusive cumulative sum: the first text starts at 0, the next one where the first ends, ...
+    return torch.tensor([0, *lengths[:-1]], dtype=torch.long).cumsum(0)
+
+
+UNK_PREDICTION = "up"  # Exercise 0.3: words seen once in training become <unk> on the test split too
+
+# --- 01 · attention in recurrent encoder-decoders ---------------------------------------------------------
+
+
+def additive_scores(query, keys, W_q, W_k, v):
+    """Exercise 1.1: e_i = v^T tanh(W_q s + W_k h_i); query (batch, q), keys (batch, keys, k) -> (batch, keys)."""
+    # unsqueeze(1) broadcasts the one projected query against every projected key of its row
+    return torch.tanh((query @ W_q).unsqueeze(1) + keys @ W_k) @ v
+
+
+def my_masked_softmax(scores, mask):
+    """Exercise 1.2: softmax where mask is True, exact 0 elsewhere, zeros (not NaN) for an empty row."""
+    # The smallest finite float instead of -inf: exp() gives 0, and an all-masked row stays finite
+    # (uniform, before the last line zeroes it) instead of 0/0 = NaN.
+    filled = scores.masked_fill(~mask, torch.finfo(scores.dtype).min)
+    return torch.softmax(filled, dim=-1).masked_fill(~mask, 0.0)
+
+
+def reversal_batch(inputs):
+    """Exercise 1.3: (source, target) for the digit-reversal task, both padded with <pad> = 0."""
+    pad, bos, eos = 0, 1, 2
+    source = torch.nn.utils.rnn.pad_sequence([torch.tensor(x) for x in inputs], batch_first=True,
+                                             padding_value=pad)
+    # The decoder reads <bos> first and must end with <eos>, so that greedy decoding knows when to stop.
+    target = torch.nn.utils.rnn.pad_sequence([torch.tensor([bos, *x[::-1], eos]) for x in inputs],
+                                             batch_first=True, padding_value=pad)
+    return source, target
+
+# --- 02 · from attention to the Transformer ---------------------------------------------------------------
+
+
+def sinusoidal_encoding(max_len, d_model):
+    """Exercise 2.1: PE[pos, 2i] = sin(pos / 10000^(2i/d)), PE[pos, 2i+1] = cos(the same angle)."""
+    position = torch.arange(max_len, dtype=torch.float32).unsqueeze(1)      # (max_len, 1)
+    two_i = torch.arange(0, d_model, 2, dtype=torch.float32)                 # 0, 2, 4, ...
+    angle = position / 10000 ** (two_i / d_model)                            # (max_len, d_model / 2)
+    pe = torch.zeros(max_len, d_model)
+    pe[:, 0::2], pe[:, 1::2] = torch.sin(angle), torch.cos(angle)
+    return pe
+
+
+def scaled_dot_product_attention(q, k, v, mask=None):
+    """Exercise 2.2: (softmax(q k^T / sqrt(d_k)) v, weights); mask True = may attend."""
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # the scale keeps the scores' spread near 1
+    weights = torch.softmax(scores, -1) if mask is None else torchnlp.masked_softmax(scores, mask)
+    return weights @ v, weights
+
+
+SCALING_ANSWER = "b"  # Exercise 2.3: unscaled, the largest weight climbs towards 1 (saturation)
+
+
+def attention_head(x, W_q, W_k, W_v, key_padding_mask):
+    """Exercise 2.4: one head: project x, attend with the padding mask on the keys."""
+    q, k, v = x @ W_q, x @ W_k, x @ W_v            # (batch, length, d_head) each
+    mask = key_padding_mask[:, None, :]            # (batch, 1, keys): the same key mask for every query
+    return scaled_dot_product_attention(q, k, v, mask)  # scaled by sqrt(d_head), the head's own width
+
+# --- 03 · BERT tokenization ------------------------------------------------------------------------------
+
+
+def with_special_tokens(ids_a, ids_b=None, cls_id=101, sep_id=102):
+    """Exercise 3.1: [CLS] A [SEP] (B [SEP]) and the token type ids."""
+    input_ids = [cls_id, *ids_a, sep_id]
+    token_type_ids = [0] * len(input_ids)  # [CLS] and the first [SEP] belong to segment A
+    if ids_b is not None:
+        input_ids += [*ids_b, sep_id]
+        token_type_ids += [1] * (len(ids_b) + 1)
+    return input_ids, token_type_ids
+
+
+def truncate_ids(ids, max_length, sep_id=102):
+    """Exercise 3.2: at most max_length ids, ending with [SEP] as in pre-training."""
+    if len(ids) <= max_length:
+        return list(ids)
+    return [*ids[: max_length - 1], sep_id]
+
+
+TRUNCATION_PREDICTION = "b"  # Exercise 3.3: 2.38% of the texts are longer than 96 tokens
+
+# --- 04 · padding collation ------------------------------------------------------------------------------
+
+
+def collate_with_mask(features, pad_token_id):
+    """Exercise 4.1: pad to the batch's longest text with pad_token_id; mask 1 on real tokens, 0 on padding."""
+    longest = max(len(f["input_ids"]) for f in features)
+    input_ids = torch.full((len(features), longest), pad_token_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(features), longest), dtype=torch.long)
+    for row, feature in enumerate(features):
+        input_ids[row, : len(feature["input_ids"])] = torch.tensor(feature["input_ids"])
+        attention_mask[row, : len(feature["input_ids"])] = 1
+    labels = torch.tensor([f["labels"] for f in features], dtype=torch.long)
+    return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
+
+
+def padding_share(batches, lengths):
+    """Exercise 4.2: padded positions over all computed positions."""
+    computed = sum(len(batch) * max(lengths[i] for i in batch) for batch in batches)  # each batch is a rectangle
+    real = sum(lengths[i] for batch in batches for i in batch)
+    return 1 - real / computed
+
+
+BATCH_SIZE_PREDICTION = "up"  # Exercise 4.3: a larger random batch is more likely to hold one long text
+
+
+def bucket_batches(lengths, batch_size):
+    """Exercise 4.4: sort the indices by length, cut them into batches (shuffle the batches when training)."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+
+# --- 05 · fine-tuning ------------------------------------------------------------------------------------
+
+
+def training_step(model, batch, optimizer):
+    """Exercise 5.1: one step; the loss as a float."""
+    output = model(**batch)                 # the labels are in the batch, so the output carries the loss
+    output.loss.backward()
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)   # gradients add up in .grad until cleared
+    return output.loss.item()               # a float: a tensor would keep the autograd graph alive
+
+
+def learning_rate_at(step, total_steps, peak_lr, warmup_steps):
+    """Exercise 5.2: linear warmup from 0 to peak_lr, then linear decay to 0 at total_steps."""
+    if step < warmup_steps:
+        return peak_lr * step / warmup_steps
+    return peak_lr * max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
+
+
+STEPS_PREDICTION = 975  # Exercise 5.3: ceil(5,200 / 16) = 325 batches an epoch, times 3 epochs
+
+# --- 06 · evaluation -------------------------------------------------------------------------------------
+
+
+def my_accuracy(predictions, labels):
+    """Exercise 6.1: correct predictions over all texts."""
+    return (predictions == labels).float().mean().item()
+
+
+def my_confusion_matrix(predictions, labels, num_classes):
+    """Exercise 6.2: rows the true class, columns the predicted class."""
+    # Each (true, predicted) pair gets its own cell index; bincount counts them all at once.
+    counts = torch.bincount(labels * num_classes + predictions, minlength=num_classes * num_classes)
+    return counts.reshape(num_classes, num_classes)
+
+
+def my_macro_f1(confusion):
+    """Exercise 6.3: the unweighted mean of the per-class F1 scores; a class never predicted scores 0."""
+    confusion = confusion.double()
+    true_positive = confusion.diag()
+    precision = true_positive / confusion.sum(0).clamp(min=1)   # column c: everything predicted as c
+    recall = true_positive / confusion.sum(1).clamp(min=1)      # row c: everything that is c
+    f1 = 2 * precision * recall / (precision + recall).clamp(min=1e-12)
+    return f1.mean().item()
+
+
+CONSTANT_BASELINE_PREDICTION = 0.25  # Exercise 6.4: a balanced test split
