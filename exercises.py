@@ -1017,7 +1017,11 @@ quiz = Quiz()
 
 
 def attempt(fn, *args, **kwargs):
-    """Run one step of the assignment: the step's result, or None with "not attempted yet" for a stub."""
+    """Run one task of the assignment: its result, or None with "not attempted yet" for a stub (and "not run
+    yet" when an argument is None, the result of an earlier task not done)."""
+    if any(arg is None for arg in (*args, *kwargs.values())):
+        print(f"not run yet: {fn.__name__} needs the result of an earlier task, which is not done")
+        return None
     try:
         return fn(*args, **kwargs)
     except NotImplementedError as hint:

@@ -1,0 +1,355 @@
+"""The exercises' self-checks (exercises.py): each accepts its reference solution (solutions/solutions.py),
+calls a stub "not attempted", and rejects a typical wrong answer with the message that names the mistake.
+Also the quiz, and the assignment's reference solution (solutions/assignment.py) on a tiny slice."""
+import importlib.util
+import math
+
+import nbformat
+import pytest
+import torch
+
+import exercises
+import torchnlp
+
+solutions = exercises.load_solutions()
+
+
+def stub(*args, **kwargs):
+    raise NotImplementedError("write this function")
+
+
+# --- typical wrong answers -------------------------------------------------------------------------------
+
+def left_padded(texts, vocab):
+    right = solutions.encode_and_pad(texts, vocab)
+    lengths = (right != 0).sum(1)
+    return torch.stack([row.roll(int(row.numel() - n)) for row, n in zip(right, lengths)])
+
+
+def ends_not_starts(lengths):
+    return torch.tensor(lengths).cumsum(0)
+
+
+def without_tanh(query, keys, W_q, W_k, v):
+    return ((query @ W_q).unsqueeze(1) + keys @ W_k) @ v
+
+
+def naive_masked_softmax(scores, mask):
+    return torch.softmax(scores.masked_fill(~mask, float("-inf")), -1)
+
+
+def unmasked_softmax(scores, mask):
+    return torch.softmax(scores, -1)
+
+
+def not_reversed(inputs):
+    source, target = solutions.reversal_batch([x[::-1] for x in inputs])
+    return solutions.reversal_batch(inputs)[0], target
+
+
+def sin_cos_swapped(max_len, d_model):
+    pe = solutions.sinusoidal_encoding(max_len, d_model)
+    return torch.stack([pe[:, 1::2], pe[:, 0::2]], -1).reshape(max_len, d_model)
+
+
+def unscaled_attention(q, k, v, mask=None):
+    scores = q @ k.transpose(-2, -1)
+    weights = torch.softmax(scores, -1) if mask is None else torchnlp.masked_softmax(scores, mask)
+    return weights @ v, weights
+
+
+def head_scaled_by_d_model(x, W_q, W_k, W_v, key_padding_mask):
+    scores = (x @ W_q) @ (x @ W_k).transpose(-2, -1) / math.sqrt(x.shape[-1])
+    weights = torchnlp.masked_softmax(scores, key_padding_mask[:, None, :])
+    return weights @ (x @ W_v), weights
+
+
+def first_sep_in_segment_b(ids_a, ids_b=None):
+    input_ids, types = solutions.with_special_tokens(ids_a, ids_b)
+    if ids_b is not None:
+        types[len(ids_a) + 1] = 1
+    return input_ids, types
+
+
+def cut_without_sep(ids, max_length):
+    return ids[:max_length]
+
+
+def padded_with_zero(features, pad_token_id):
+    return solutions.collate_with_mask(features, 0)
+
+
+def without_mask(features, pad_token_id):
+    batch = solutions.collate_with_mask(features, pad_token_id)
+    del batch["attention_mask"]
+    return batch
+
+
+def padding_over_real(batches, lengths):
+    computed = sum(len(b) * max(lengths[i] for i in b) for b in batches)
+    real = sum(lengths[i] for b in batches for i in b)
+    return (computed - real) / real
+
+
+def unsorted_batches(lengths, batch_size):
+    return [list(range(i, min(i + batch_size, len(lengths)))) for i in range(0, len(lengths), batch_size)]
+
+
+def full_batches_only(lengths, batch_size):
+    return [b for b in solutions.bucket_batches(lengths, batch_size) if len(b) == batch_size]
+
+
+def step_returning_tensor(model, batch, optimizer):
+    output = model(**batch)
+    output.loss.backward()
+    optimizer.step()
+    optimizer.zero_grad()
+    return output.loss
+
+
+def step_without_zero_grad(model, batch, optimizer):
+    output = model(**batch)
+    output.loss.backward()
+    optimizer.step()
+    return output.loss.item()
+
+
+def step_with_clipping(model, batch, optimizer):  # also right: clipping at 1 changes nothing on these gradients
+    output = model(**batch)
+    output.loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+    optimizer.zero_grad()
+    return output.loss.item()
+
+
+def no_warmup(step, total_steps, peak_lr, warmup_steps):
+    return peak_lr * (total_steps - step) / total_steps
+
+
+def correct_count(predictions, labels):
+    return int((predictions == labels).sum())
+
+
+def transposed_confusion(predictions, labels, num_classes):
+    return solutions.my_confusion_matrix(predictions, labels, num_classes).T
+
+
+def accuracy_not_f1(confusion):
+    return (confusion.diag().sum() / confusion.sum()).item()
+
+
+def f1_with_nan(confusion):
+    confusion = confusion.double()
+    precision = confusion.diag() / confusion.sum(0)
+    recall = confusion.diag() / confusion.sum(1)
+    return (2 * precision * recall / (precision + recall)).mean().item()
+
+
+UNK = (0.0507, 0.0756)
+SHARES = (0.477, 0.55)
+
+# check, the arguments after the answer, the solution, typical wrong answers with their message
+CASES = {
+    "encode_and_pad": (exercises.check_encode_and_pad, (), solutions.encode_and_pad,
+                       [(left_padded, "padded at the start")]),
+    "offsets": (exercises.check_offsets, (), solutions.offsets_from_lengths,
+                [(ends_not_starts, "where the texts end")]),
+    "unk_prediction": (exercises.check_unk_prediction, UNK, solutions.UNK_PREDICTION,
+                       [("down", "you predicted 'down', but the rate went up")]),
+    "additive_scores": (exercises.check_additive_scores, (), solutions.additive_scores,
+                        [(without_tanh, "without the tanh")]),
+    "masked_softmax": (exercises.check_masked_softmax, (), solutions.my_masked_softmax,
+                       [(naive_masked_softmax, "must come out as zeros, not NaN"),
+                        (unmasked_softmax, "masked positions are not zero")]),
+    "reversal_batch": (exercises.check_reversal_batch, (), solutions.reversal_batch,
+                       [(not_reversed, "digits in input order")]),
+    "positional_encoding": (exercises.check_positional_encoding, (), solutions.sinusoidal_encoding,
+                            [(sin_cos_swapped, "sine and cosine are swapped")]),
+    "scaled_dot_product_attention": (exercises.check_scaled_dot_product_attention, (),
+                                     solutions.scaled_dot_product_attention,
+                                     [(unscaled_attention, "without the scale")]),
+    "scaling_answer": (exercises.check_scaling_answer, (), solutions.SCALING_ANSWER,
+                       [("a", "is not what the table shows"), ("e", "answer with one of")]),
+    "attention_head": (exercises.check_attention_head, (), solutions.attention_head,
+                       [(head_scaled_by_d_model, "sqrt(d_head)")]),
+    "special_tokens": (exercises.check_special_tokens, (), solutions.with_special_tokens,
+                       [(first_sep_in_segment_b, "up to and including the first [SEP]")]),
+    "truncate": (exercises.check_truncate, (), solutions.truncate_ids,
+                 [(cut_without_sep, "the last id must be [SEP]")]),
+    "truncation_prediction": (exercises.check_truncation_prediction, (0.0238,), solutions.TRUNCATION_PREDICTION,
+                              [("a", "so the answer is (b)")]),
+    "collate": (exercises.check_collate, (), solutions.collate_with_mask,
+                [(padded_with_zero, "pad_token_id was 5"), (without_mask, "has no 'attention_mask'")]),
+    "padding_share": (exercises.check_padding_share, (), solutions.padding_share,
+                      [(padding_over_real, "divided the padding by the real tokens")]),
+    "batch_size_prediction": (exercises.check_batch_size_prediction, SHARES, solutions.BATCH_SIZE_PREDICTION,
+                              [("down", "you predicted 'down', but it went up")]),
+    "bucket_batches": (exercises.check_bucket_batches, (), solutions.bucket_batches,
+                       [(unsorted_batches, "sort the indices by length"), (full_batches_only, "are in no batch")]),
+    "training_step": (exercises.check_training_step, (), solutions.training_step,
+                      [(step_returning_tensor, "not a float"), (step_without_zero_grad, "gradients of both steps")]),
+    "learning_rate": (exercises.check_learning_rate, (), solutions.learning_rate_at,
+                      [(no_warmup, "warmup starts from 0")]),
+    "steps_prediction": (exercises.check_steps_prediction, (975, 5200, 16, 3), solutions.STEPS_PREDICTION,
+                         [(1000, "325 batches an epoch")]),
+    "accuracy": (exercises.check_accuracy, (), solutions.my_accuracy,
+                 [(correct_count, "number of correct predictions")]),
+    "confusion_matrix": (exercises.check_confusion_matrix, (), solutions.my_confusion_matrix,
+                         [(transposed_confusion, "rows and columns are swapped")]),
+    "macro_f1": (exercises.check_macro_f1, (), solutions.my_macro_f1,
+                 [(accuracy_not_f1, "is the accuracy"), (f1_with_nan, "got NaN")]),
+    "constant_baseline_prediction": (exercises.check_constant_baseline_prediction, (0.25,),
+                                     solutions.CONSTANT_BASELINE_PREDICTION,
+                                     [(0.5, "the test split is balanced")]),
+}
+
+
+def test_every_check_has_a_case():
+    names = {name for name in dir(exercises) if name.startswith("check_")}
+    assert names == {check.__name__ for check, *_ in CASES.values()}
+    assert len(names) >= 21
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_check_accepts_the_solution(name, capsys):
+    check, extra, solution, _ = CASES[name]
+    result = check(solution, *extra)
+    assert result.status == "correct", result.message
+    assert capsys.readouterr().out.strip() == result.message
+    assert "correct!" in result.message
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_stub_is_not_attempted(name):
+    check, extra, solution, _ = CASES[name]
+    unanswered = stub if callable(solution) else None
+    result = check(unanswered, *extra)
+    assert result.status == "not attempted", result.message
+    assert "not attempted yet" in result.message
+
+
+@pytest.mark.parametrize("name,index", [(name, i) for name, case in CASES.items() for i in range(len(case[3]))])
+def test_wrong_answer_is_named(name, index):
+    check, extra, _, wrong = CASES[name]
+    answer, message = wrong[index]
+    result = check(answer, *extra)
+    assert result.status == "wrong"
+    assert message in result.message, result.message
+    assert "not yet:" in result.message
+
+
+def test_clipping_does_not_count_as_a_mistake():
+    assert exercises.check_training_step(step_with_clipping).correct
+
+
+def test_a_crash_in_the_learners_code_is_reported_not_raised():
+    result = exercises.check_masked_softmax(lambda scores, mask: scores @ torch.ones(3))
+    assert result.status == "wrong" and "your function raised RuntimeError" in result.message
+    result = exercises.check_offsets(solutions.offsets_from_lengths([1, 2]))  # called instead of passed
+    assert result.status == "wrong" and "pass your function itself" in result.message
+
+
+def test_shape_and_type_messages():
+    result = exercises.check_positional_encoding(lambda n, d: solutions.sinusoidal_encoding(n, d).T)
+    assert "wrong shape" in result.message and "expected (7, 6), got (6, 7)" in result.message
+    result = exercises.check_offsets(lambda lengths: solutions.offsets_from_lengths(lengths).tolist())
+    assert "is a list, not a tensor" in result.message
+    off_by = lambda scores, mask: solutions.my_masked_softmax(scores, mask) * 1.1  # noqa: E731
+    assert "rows do not sum to 1" in exercises.check_masked_softmax(off_by).message
+
+
+def test_checks_leave_the_random_state_alone():
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
+    exercises.check_training_step(solutions.training_step)
+    exercises.check_scaled_dot_product_attention(solutions.scaled_dot_product_attention)
+    assert torch.equal(torch.rand(3), expected)
+
+
+# --- quiz --------------------------------------------------------------------------------------------------
+
+def test_quiz(capsys):
+    quiz = exercises.Quiz()
+    assert 8 <= len(quiz) <= 12
+    assert quiz.answer(1, None).status == "not attempted"
+    assert capsys.readouterr().out == "Question 1: not answered yet.\n"
+    for number, question in enumerate(quiz.questions, start=1):
+        assert question.answer in question.options and len(question.options) >= 3
+        assert quiz.answer(number, question.answer.upper()).correct
+        wrong = next(key for key in question.options if key != question.answer)
+        assert quiz.answer(number, wrong).status == "wrong"
+    assert "answer with one of" in quiz.answer(2, "z").message
+    assert f"({quiz.questions[3].answer})" in quiz.reveal(4).message
+    assert quiz.score([q.answer for q in quiz.questions]).message.endswith(f"{len(quiz)} right.")
+    with pytest.raises(ValueError):
+        quiz.answer(len(quiz) + 1, "a")
+
+
+def test_quiz_notebook_shows_every_question_once():
+    notebook = nbformat.read(torchnlp.ROOT / "notebooks" / "07_quiz.ipynb", as_version=4)
+    markdown = "\n".join(c.source for c in notebook.cells if c.cell_type == "markdown")
+    code = "\n".join(c.source for c in notebook.cells if c.cell_type == "code")
+    for number in range(1, len(exercises.quiz) + 1):
+        assert markdown.count(exercises.quiz.markdown(number)) == 1
+        assert f"quiz.answer({number}, " in code
+
+
+# --- the exercises in the notebooks ------------------------------------------------------------------------
+
+def test_every_notebook_has_goals_and_checked_exercises():
+    total = 0
+    for number in range(7):
+        path = next((torchnlp.ROOT / "notebooks").glob(f"0{number}_*.ipynb"))
+        notebook = nbformat.read(path, as_version=4)
+        sources = [c.source for c in notebook.cells]
+        assert any("After this notebook you can" in s for s in sources[:3]), path.name
+        checks = [s for s in sources if "exercises.check_" in s]
+        assert 2 <= len(checks) <= 4, path.name
+        total += len(checks)
+    assert total >= 21
+
+
+# --- the assignment ----------------------------------------------------------------------------------------
+
+def load_assignment():
+    spec = importlib.util.spec_from_file_location("assignment", torchnlp.ROOT / "solutions" / "assignment.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_assignment_solution_on_a_tiny_slice(ag_news, tokenizer, tmp_path):
+    from transformers import BertConfig, BertForSequenceClassification
+
+    assignment = load_assignment()
+    train_dataset, test_dataset = ag_news[0], ag_news[1]
+    titles = assignment.build_title_dataset(train_dataset, "train")
+    assert len(titles) == len(train_dataset)
+    assert all(text.startswith(title) and len(title) < len(text)
+               for (_, title), (_, text) in zip(titles[:200], train_dataset[:200]))
+    assert [label for label, _ in titles] == [label for label, _ in train_dataset]
+    with pytest.raises(ValueError, match="pass the test split"):
+        assignment.build_title_dataset(train_dataset, "test")
+
+    train_features = assignment.tokenize_titles(titles, tokenizer)
+    assert max(len(f["input_ids"]) for f in train_features) <= assignment.MAX_TITLE_LEN
+    test_features = assignment.tokenize_titles(assignment.build_title_dataset(test_dataset, "test")[:64], tokenizer)
+    torchnlp.set_seed(0)
+    tiny = BertForSequenceClassification(BertConfig(
+        vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+        max_position_embeddings=64, num_labels=4))
+    config = torchnlp.TrainConfig(epochs=1, batch_size=16, lr=1e-3, save_every=100, report_freq=1)
+    model = assignment.train_on_titles(train_features, tokenizer, config, per_class=12, model=tiny,
+                                       checkpoint_dir=tmp_path / "ckpt", device="cpu", progress=False)
+    assert torchnlp.load_training_state(tmp_path / "ckpt")["step"] == 3  # 48 titles, batches of 16
+    accuracy = assignment.evaluate_titles(model, test_features, tokenizer.pad_token_id)
+    assert isinstance(accuracy, float) and 0 <= accuracy <= 1
+
+
+def test_assignment_notebook_runs_its_stubs_without_error(capsys):
+    assert exercises.attempt(stub, [1]) is None
+    assert capsys.readouterr().out.startswith("not attempted yet: stub still raises NotImplementedError")
+    assert exercises.attempt(solutions.my_accuracy, None, torch.tensor([1])) is None
+    assert capsys.readouterr().out.startswith("not run yet: my_accuracy needs the result of an earlier task")
