@@ -480,7 +480,7 @@ def positional_encoding(max_len, d_model, base=10000.0):
 
 
 def expect(condition, note, *, course_settings=True):
-    """A notebook's self-check that does not punish experimenting; returns ``bool(condition)``.
+    """A notebook's self-check that does not punish experimenting (returns nothing, so a cell shows nothing).
 
     The notebooks keep each knob's shipped value beside it (``COURSE_EPOCHS``, say) and pass
     ``course_settings=EPOCHS == COURSE_EPOCHS``. With the course's own settings a failed check raises
@@ -489,11 +489,10 @@ def expect(condition, note, *, course_settings=True):
     not a traceback. ``COURSE_STRICT=1`` makes every failed check raise, whatever the settings.
     """
     if condition:
-        return True
+        return
     if course_settings or os.environ.get("COURSE_STRICT", "") not in ("", "0"):
         raise AssertionError(note)
     print(f"Note: {note}")
-    return False
 
 
 def plot_attention(weights, x_labels=None, y_labels=None, ax=None, title=None, xlabel=None, ylabel=None,
