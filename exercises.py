@@ -86,6 +86,7 @@ def _check(title):
 
 STUB = "your function still raises NotImplementedError; write it in the cell above, run that cell, then this one."
 NO_PREDICTION = "set your prediction in the cell above (it is still None), run that cell, then this one."
+NO_ANSWER = "your answer is still None: write your choice in its place, then run this cell again."
 
 
 def _call(fn, *args, **kwargs):
@@ -146,10 +147,10 @@ def _generator(seed):
     return torch.Generator().manual_seed(seed)
 
 
-def _choice(answer, options):
+def _choice(answer, options, missing=NO_PREDICTION):
     """A multiple-choice or direction answer, normalised: None is not attempted, anything else must be an option."""
     if answer is None:
-        raise _NotAttempted(NO_PREDICTION)
+        raise _NotAttempted(missing)
     normalised = str(answer).strip().lower().strip("()").strip()
     if normalised not in options:
         raise _Wrong(f"answer with one of {', '.join(repr(o) for o in options)}, not {answer!r}")
@@ -405,7 +406,7 @@ SCALING_OPTIONS = {
 @_check("Exercise 2.3 · Change one thing: remove the scaling")
 def check_scaling_answer(my_answer):
     """Multiple choice: what happens to the mean largest weight without 1/sqrt(d_k)?"""
-    answer = _choice(my_answer, tuple(SCALING_OPTIONS))
+    answer = _choice(my_answer, tuple(SCALING_OPTIONS), missing=NO_ANSWER)
     why = ("unscaled dot products of d_k-dimensional vectors spread like sqrt(d_k), so one key wins nearly all the "
            "weight, and the softmax's gradient is near 0 for all the others: training slows down")
     if answer != "b":
