@@ -285,7 +285,9 @@ def _probability_panel(ax, probabilities, classes):
     ax.set_xlim(0, 1)
     ax.set_xticks([0, 0.5, 1])
     for row, p in zip(rows, probabilities):
-        ax.text(min(p + 0.03, 0.75), row, f"{p:.2f}", va="center", fontsize=8)
+        inside = p > 0.7  # a long bar carries its label inside, so that the label stays within the panel
+        ax.text(p - 0.03 if inside else p + 0.03, row, f"{p:.2f}", va="center", ha="right" if inside else "left",
+                color="white" if inside else "black", fontsize=8)
 
 
 def _heatmap(ax, matrix, labels, fontsize, show_x=True, show_y=True):
@@ -384,6 +386,11 @@ def _widgets(interactive):
     return ipywidgets if interactive or has_widget_front_end() else None
 
 
+def _natural_size(w):
+    """An Image layout that keeps the PNG's own size (a VBox would stretch it to the cell's width, blurred)."""
+    return w.Layout(max_width="100%", height="auto", align_self="flex-start")
+
+
 def _display(obj):
     try:
         from IPython.display import display
@@ -441,19 +448,21 @@ class Explorer(_Shown):
         return [(f"{i}: {t}", i) for i, t in enumerate(tokens)]
 
     def _build(self, w):
-        full = w.Layout(width="100%")
-        self.text = w.Text(value=self.attention.text, description="text", continuous_update=False, layout=full)
+        style = {"description_width": "initial"}  # each label as wide as its text
+        self.text = w.Text(value=self.attention.text, description="text", continuous_update=False, style=style,
+                           layout=w.Layout(width="100%"))
         self.layer = w.Dropdown(options=[(f"layer {i + 1}", i) for i in range(self.attention.num_layers)],
-                                value=self.settings["layer"], description="layer")
+                                value=self.settings["layer"], description="layer", style=style)
         heads = [("mean of heads", MEAN)] + [(f"head {h}", h) for h in range(self.attention.num_heads)]
-        self.head = w.Dropdown(options=heads, value=self.settings["head"], description="head")
+        self.head = w.Dropdown(options=heads, value=self.settings["head"], description="head", style=style)
         self.kind = w.ToggleButtons(options=[(label, key) for key, label in VIEWS.items()],
-                                    value=self.settings["kind"], description="view")
-        self.token = w.Dropdown(options=self._token_options(), value=self.settings["token"], description="from")
+                                    value=self.settings["kind"], tooltips=["view"] * len(VIEWS))
+        self.token = w.Dropdown(options=self._token_options(), value=self.settings["token"], description="from",
+                                style=style)
         self.words = w.Checkbox(value=self.settings["words"], description="merge word pieces into words",
                                 disabled=isinstance(self.adapter, WordLevelAttention), indent=False)
         self.message = w.HTML()
-        self.image = w.Image(format="png", layout=w.Layout(max_width="100%"))
+        self.image = w.Image(format="png", layout=_natural_size(w))
         for name, control in [("layer", self.layer), ("head", self.head), ("kind", self.kind),
                               ("token", self.token), ("words", self.words)]:
             control.add_class(f"explorer-{name}")
@@ -461,7 +470,7 @@ class Explorer(_Shown):
         self.text.add_class("explorer-text")
         self.image.add_class("explorer-figure")
         self.text.observe(lambda change: self.update(text=change["new"]), names="value")
-        self.root = w.VBox([self.text, w.HBox([self.layer, self.head, self.token]), self.kind, self.words,
+        self.root = w.VBox([self.text, w.HBox([self.layer, self.head, self.token]), w.HBox([self.kind, self.words]),
                             self.message, self.image])
         self._syncing = False
 
@@ -597,7 +606,7 @@ class Playground(_Shown):
             self.text = w.Text(value=headline, description="headline", continuous_update=False,
                                layout=w.Layout(width="100%"))
             self.message = w.HTML()
-            self.image = w.Image(format="png", value=png(self.figure), layout=w.Layout(max_width="100%"))
+            self.image = w.Image(format="png", value=png(self.figure), layout=_natural_size(w))
             self.text.observe(lambda change: self.update(change["new"]), names="value")
             self.root = w.VBox([self.text, self.message, self.image])
 
