@@ -287,3 +287,16 @@ def test_playground_needs_a_classifier(tokenizer):
     base = explorer.BertAttention.from_pretrained(torchnlp.bert_model_path())
     with pytest.raises(ValueError, match="no classifier head"):
         explorer.read_headline(base, TEXT)
+
+
+def test_mean_pooling_head(tokenizer):
+    """The other head notebook 05 can train (torchnlp.BertForMeanPooledClassification) works the same way."""
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                        intermediate_size=64, max_position_embeddings=64, num_labels=4)
+    adapter = explorer.BertAttention(torchnlp.BertForMeanPooledClassification(config), tokenizer, CLASSES,
+                                     max_length=64)
+    attention = adapter(TEXT, pad_to=40)
+    assert "[PAD]" not in attention.tokens and rows_sum_to_one(attention.weights)
+    reading = explorer.read_headline(adapter, TEXT)
+    assert reading.predicted in CLASSES and np.isclose(reading.probabilities.sum(), 1.0)
