@@ -157,7 +157,7 @@ def learning_rate_at(step, total_steps, peak_lr, warmup_steps):
     return peak_lr * max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
 
 
-STEPS_PREDICTION = 975  # Exercise 5.3: ceil(5,200 / 16) = 325 batches an epoch, times 3 epochs
+STEPS_PREDICTION = 879  # Exercise 5.3: ceil(4,680 / 16) = 293 batches an epoch, times 3 epochs
 
 # --- 06 · evaluation -------------------------------------------------------------------------------------
 
