@@ -410,8 +410,9 @@ class _Shown:
 
     def _repr_mimebundle_(self, include=None, exclude=None):
         bundle = {"text/plain": self.summary, "image/png": base64.b64encode(png(self.figure)).decode("ascii")}
-        if self.root is not None:
-            bundle.update({k: v for k, v in self.root._repr_mimebundle_().items() if k != "text/plain"})
+        widget_bundle = getattr(self.root, "_repr_mimebundle_", None)  # None once the widget is closed
+        if callable(widget_bundle):
+            bundle.update({k: v for k, v in widget_bundle().items() if k != "text/plain"})
         return bundle
 
 
