@@ -69,8 +69,15 @@ TALL_CELLS = {
         "c18": "the encoder layer and the classifier, built from our own attention",
         "c25": "the attention maps of the four heads",
     },
-    "05_fine_tuning": {"c20": "the torchrun commands: one code block that should not be split"},
-    "06_evaluation": {"c22": "the [CLS] attention map and its prediction"},
+    "03_bert_tokenization": {"rv-03-family": "the BERT family table: one table that should not be split"},
+    "05_fine_tuning": {
+        "c20": "the torchrun commands: one code block that should not be split",
+        "rv-05-head-code": "whole network against head only: one experiment, shown whole",
+    },
+    "06_evaluation": {
+        "c22": "the [CLS] attention map and its prediction",
+        "rv-06-summary": "the course's closing summary: one list, read as a whole",
+    },
 }
 
 # Speaker notes: {notebook: [(cell id to follow, note id, text)]}. A note is inserted after its cell the
