@@ -138,6 +138,7 @@ def main(argv=None):
     except torchnlp.DataError as error:
         raise SystemExit(f"finetune.py: error: {error}") from None
     device, rank, world = setup_distributed()
+    finished = False
     if rank != 0:
         transformers_logging.set_verbosity_error()
     transformers_logging.disable_progress_bar()
@@ -181,11 +182,15 @@ def main(argv=None):
                     labels = torch.tensor([label for label, _ in dataset])
                     print(f"{split} accuracy: {(predictions == labels).float().mean():.4f} on {len(labels):,} rows "
                           f"({variant})")
+        finished = True
         return model
     except torchnlp.DataError as error:  # a damaged file, a checkpoint in use or from other settings: one line
         raise SystemExit(f"finetune.py: error: {error}") from None
     finally:
-        if world > 1:
+        # Only a run that ended normally tears the process group down. After an interrupt, gloo may still hold
+        # work whose clean-up needs the interpreter lock that destroy_process_group keeps while it waits for
+        # that clean-up: a deadlock, seen in the resume test. The process is ending anyway; torchrun reaps it.
+        if world > 1 and finished:
             torch.distributed.destroy_process_group()
 
 

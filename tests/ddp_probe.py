@@ -44,7 +44,10 @@ def main():
         model = finetune.main(finetune_args)
     except KeyboardInterrupt:
         print(f"rank {rank} interrupted", flush=True)
-        return
+        # Leave at once, as a process killed by Ctrl-C under torchrun would: the process group of an
+        # interrupted run is not torn down (see finetune.main), and the interpreter's own clean-up of it
+        # could wait on gloo's threads.
+        os._exit(0)
     digest = hashlib.sha256()
     for tensor in model.state_dict().values():
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
