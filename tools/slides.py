@@ -63,11 +63,13 @@ TALL_CELLS = {
     "01_attention": {
         "c13": "the decoder, with and without attention: the heart of the lesson",
         "c15": "the training loop and its progress bars",
+        "rv-01-diagram-code": "the encoder-decoder diagram: one figure",
     },
     "02_transformer": {
         "c15": "the GRU vs self-attention timing and its table",
         "c18": "the encoder layer and the classifier, built from our own attention",
         "c25": "the attention maps of the four heads",
+        "rv-02-encoder-code": "the Transformer encoder diagram: one figure",
     },
     "03_bert_tokenization": {"rv-03-family": "the BERT family table: one table that should not be split"},
     "05_fine_tuning": {
@@ -177,9 +179,9 @@ time and to guess by how much bucketing wins."""),
     ],
     "05_fine_tuning": [
         ("c00", "sl-05-intro", """\
-**Time:** about 35 minutes of talk; the full training takes **10-11 minutes on 2 cores**. Do not start
-it cold in class: run the notebook the night before (see TEACHING.md) so that the training cell only
-loads the finished checkpoint, or run it with `COURSE_QUICK=1` (about 2 minutes, lower accuracy)."""),
+**Time:** about 35 minutes of talk; the full training takes **about 6 minutes on 2 cores** (up to 10 on
+a slower laptop). Do not start it cold in class: run the notebook the night before (see TEACHING.md)
+so that the training cell only loads the finished checkpoint, or run it with `COURSE_QUICK=1` (about 2 minutes, lower accuracy)."""),
         ("c07", "sl-05-head", """\
 Ask: *which weights are new, and why does a few minutes of training suffice?* (Only the head, 1,540
 weights; the encoder is pre-trained.) The `MISSING` keys in the load report are expected, not an
@@ -188,9 +190,9 @@ error."""),
 A common mistake is a learning rate of 1e-3 (a from-scratch value): the pre-trained weights are
 destroyed within an epoch and accuracy stays near 25%."""),
         ("c12", "sl-05-training", """\
-**While this cell runs** (if you run it in full): about 0.6 s a step, 879 steps. Interrupt it after a
-minute (stop button) and run it again to show the resume from the last checkpoint; meanwhile walk
-through the checkpoint folder and the `torchrun` commands at the end of the notebook, and ask the room
+**While this cell runs** (if you run it in full): about 0.4 s a step, 879 steps (350 s in the stored
+run). Interrupt it after a minute (stop button) and run it again to show the resume from the last
+checkpoint; meanwhile walk through the checkpoint folder and the `torchrun` commands at the end of the notebook, and ask the room
 what `training_state.pt` must hold for an exact resume (optimizer, scheduler, step, random state)."""),
         ("c16", "sl-05-curves", """\
 Ask: *the training loss keeps falling; does the model keep getting better?* (Not on the test split:
