@@ -181,7 +181,8 @@ time and to guess by how much bucketing wins."""),
         ("c00", "sl-05-intro", """\
 **Time:** about 35 minutes of talk; the full training takes **about 6 minutes on 2 cores** (up to 10 on
 a slower laptop). Do not start it cold in class: run the notebook the night before (see TEACHING.md)
-so that the training cell only loads the finished checkpoint, or run it with `COURSE_QUICK=1` (about 2 minutes, lower accuracy)."""),
+so that the training cell only loads the finished checkpoint, or run it with `COURSE_QUICK=1` (about 2
+minutes, lower accuracy)."""),
         ("c07", "sl-05-head", """\
 Ask: *which weights are new, and why does a few minutes of training suffice?* (Only the head, 1,540
 weights; the encoder is pre-trained.) The `MISSING` keys in the load report are expected, not an
@@ -192,8 +193,9 @@ destroyed within an epoch and accuracy stays near 25%."""),
         ("c12", "sl-05-training", """\
 **While this cell runs** (if you run it in full): about 0.4 s a step, 879 steps (350 s in the stored
 run). Interrupt it after a minute (stop button) and run it again to show the resume from the last
-checkpoint; meanwhile walk through the checkpoint folder and the `torchrun` commands at the end of the notebook, and ask the room
-what `training_state.pt` must hold for an exact resume (optimizer, scheduler, step, random state)."""),
+checkpoint; meanwhile walk through the checkpoint folder and the `torchrun` commands at the end of the
+notebook, and ask the room what `training_state.pt` must hold for an exact resume (optimizer, scheduler,
+step, random state)."""),
         ("c16", "sl-05-curves", """\
 Ask: *the training loss keeps falling; does the model keep getting better?* (Not on the test split:
 notebook 06 measures that.)"""),
