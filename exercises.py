@@ -171,6 +171,17 @@ def _direction(before, after, tolerance=1e-9):
 
 DIRECTIONS = ("up", "down", "same")
 
+
+def _check_direction(my_prediction, before, after, explain):
+    """A predict-then-measure answer: did the measured figure go up, down or stay? ``explain(direction)``
+    says what was measured and why."""
+    answer = _choice(my_prediction, DIRECTIONS)
+    measured = _direction(before, after)
+    why = explain(measured)
+    if answer != measured:
+        raise _Wrong(f"you predicted {answer!r}, but {why}.")
+    return why[0].upper() + why[1:] + "."
+
 # ---------------------------------------------------------------------------------------------------------
 # Notebook 00 · the data
 # ---------------------------------------------------------------------------------------------------------
@@ -235,13 +246,9 @@ def check_offsets(fn):
 @_check("Exercise 0.3 · Predict, then measure: a smaller vocabulary")
 def check_unk_prediction(my_prediction, rate_before, rate_after):
     """Will the test split's <unk> rate go up, down or stay the same with words seen at least twice?"""
-    answer = _choice(my_prediction, DIRECTIONS)
-    measured = _direction(rate_before, rate_after)
-    why = (f"the rate went {measured}, from {rate_before:.2%} to {rate_after:.2%}: dropping the words seen only "
-           "once in training turns every test occurrence of them into <unk> too")
-    if answer != measured:
-        raise _Wrong(f"you predicted {answer!r}, but {why}.")
-    return why[0].upper() + why[1:] + "."
+    return _check_direction(my_prediction, rate_before, rate_after, lambda measured: (
+        f"the rate went {measured}, from {rate_before:.2%} to {rate_after:.2%}: dropping the words seen only "
+        "once in training turns every test occurrence of them into <unk> too"))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -619,13 +626,9 @@ def check_padding_share(fn):
 @_check("Exercise 4.3 · Predict, then measure: batches twice as large")
 def check_batch_size_prediction(my_prediction, share_small, share_large):
     """Will the padding share of random batches go up, down or stay the same when the batch size doubles?"""
-    answer = _choice(my_prediction, DIRECTIONS)
-    measured = _direction(share_small, share_large)
-    why = (f"it went {measured}, from {share_small:.1%} to {share_large:.1%}: a larger random batch is more likely "
-           "to hold one long text, and every other text in it is padded to that length")
-    if answer != measured:
-        raise _Wrong(f"you predicted {answer!r}, but {why}.")
-    return why[0].upper() + why[1:] + "."
+    return _check_direction(my_prediction, share_small, share_large, lambda measured: (
+        f"it went {measured}, from {share_small:.1%} to {share_large:.1%}: a larger random batch is more likely "
+        "to hold one long text, and every other text in it is padded to that length"))
 
 
 def _sorted_batches(lengths, batch_size):
