@@ -191,7 +191,7 @@ error."""),
 A common mistake is a learning rate of 1e-3 (a from-scratch value): the pre-trained weights are
 destroyed within an epoch and accuracy stays near 25%."""),
         ("c12", "sl-05-training", """\
-**While this cell runs** (if you run it in full): about 0.4 s a step, 879 steps (350 s in the stored
+**While this cell runs** (if you run it in full): about 0.4 s a step, 879 steps (346 s in the stored
 run). Interrupt it after a minute (stop button) and run it again to show the resume from the last
 checkpoint; meanwhile walk through the checkpoint folder and the `torchrun` commands at the end of the
 notebook, and ask the room what `training_state.pt` must hold for an exact resume (optimizer, scheduler,
