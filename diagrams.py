@@ -12,6 +12,8 @@ import math
 import matplotlib.pyplot as plt
 from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
 
+from i18n import tr
+
 COLORS = {"encoder": "#dbe9f6", "decoder": "#fde2c8", "attention": "#e3f1d9", "norm": "#f3e6f7",
           "embed": "#f2f2f2", "edge": "#333333"}
 
@@ -65,26 +67,27 @@ def encoder_decoder_attention(source="3914", step=2):
         if i:
             _arrow(ax, (xs[i - 1] + 0.65, 2.1), (x - 0.65, 2.1))
             _arrow(ax, (x - 0.65, 1.8), (xs[i - 1] + 0.65, 1.8))
-    ax.text(xs[0] - 1.0, 1.95, "encoder\n(bidirectional GRU)", ha="right", va="center", fontsize=10)
-    ax.text(xs[0] - 1.0, 0.45, "input", ha="right", va="center", fontsize=10)
+    ax.text(xs[0] - 1.0, 1.95, tr("encoder\n(bidirectional GRU)"), ha="right", va="center", fontsize=10)
+    ax.text(xs[0] - 1.0, 0.45, tr("input"), ha="right", va="center", fontsize=10)
 
     context_x, context_y = sum(xs) / length, 4.9
     attention_x, attention_y = 1.9, 4.9
     _box(ax, attention_x, attention_y, 3.4, 1.6,
-         "attention\n$e_{t,i} = v^\\top\\tanh(W_q s_{t-1} + W_k h_i)$\n$\\alpha_{t,i}$ = softmax$_i(e_{t,i})$",
+         tr("attention\n{scores}\n{weights}", scores="$e_{t,i} = v^\\top\\tanh(W_q s_{t-1} + W_k h_i)$",
+            weights="$\\alpha_{t,i}$ = softmax$_i(e_{t,i})$"),
          COLORS["attention"], fontsize=9)
     ax.add_patch(Circle((context_x, context_y), 0.55, facecolor="white", edgecolor=COLORS["edge"], linewidth=1.2))
     ax.text(context_x, context_y, "$c_t$", ha="center", va="center", fontsize=13)
-    ax.text(context_x + 0.75, context_y, "context", ha="left", va="center", fontsize=10)
+    ax.text(context_x + 0.75, context_y, tr("context"), ha="left", va="center", fontsize=10)
     for x, weight in zip(xs, weights):
         _arrow(ax, (x, 2.45), (context_x, context_y - 0.55), color="#2a7f3f", linewidth=0.6 + 6 * weight,
                alpha=0.35 + 0.65 * weight)
         ax.text(x + 0.15, 3.0, f"$\\alpha$={weight:.2f}", ha="left", va="center", fontsize=8, color="#2a7f3f")
     _arrow(ax, (attention_x + 1.7, attention_y), (context_x - 0.6, context_y), color="#2a7f3f")
-    ax.text((attention_x + 1.7 + context_x - 0.6) / 2, context_y + 0.25, "weights", ha="center", va="bottom",
+    ax.text((attention_x + 1.7 + context_x - 0.6) / 2, context_y + 0.25, tr("weights"), ha="center", va="bottom",
             fontsize=9, color="#2a7f3f")
     _arrow(ax, (xs[0] - 0.65, 2.2), (attention_x + 0.6, attention_y - 0.8), connection="arc3,rad=-0.2")
-    ax.text(attention_x + 0.2, 3.25, "keys $h_i$", ha="right", va="center", fontsize=9, color="#555555")
+    ax.text(attention_x + 0.2, 3.25, tr("keys $h_i$"), ha="right", va="center", fontsize=9, color="#555555")
 
     decoder_y = 7.5
     previous_x, current_x = context_x - 2.4, context_x
@@ -95,15 +98,17 @@ def encoder_decoder_attention(source="3914", step=2):
     _arrow(ax, (context_x + 0.3, context_y + 0.5), (current_x - 0.3, decoder_y - 0.45))
     _arrow(ax, (previous_x - 0.5, decoder_y - 0.45), (attention_x + 0.6, attention_y + 0.8),
            connection="arc3,rad=0.2")
-    ax.text(attention_x + 0.9, 6.75, "query $s_{t-1}$", ha="right", va="center", fontsize=9, color="#555555")
-    ax.text(previous_x - 0.9, decoder_y + 0.1, "decoder\n(GRU)", ha="right", va="center", fontsize=10)
+    ax.text(attention_x + 0.9, 6.75, tr("query {state}", state="$s_{t-1}$"), ha="right", va="center", fontsize=9,
+            color="#555555")
+    ax.text(previous_x - 0.9, decoder_y + 0.1, tr("decoder\n(GRU)"), ha="right", va="center", fontsize=10)
     written = target[: step - 1] or "<bos>"
-    ax.text(previous_x, decoder_y + 1.15, f"so far: {written}", ha="center", va="center", fontsize=10,
-            family="monospace")
-    ax.text(current_x, decoder_y + 1.15, f"output: {target[step - 1]}", ha="center", va="center", fontsize=11,
-            family="monospace", weight="bold")
+    ax.text(previous_x, decoder_y + 1.15, tr("so far: {written}", written=written), ha="center", va="center",
+            fontsize=10, family="monospace")
+    ax.text(current_x, decoder_y + 1.15, tr("output: {digit}", digit=target[step - 1]), ha="center", va="center",
+            fontsize=11, family="monospace", weight="bold")
     _arrow(ax, (current_x, decoder_y + 0.45), (current_x, decoder_y + 0.9))
-    ax.set_title(f"Encoder-decoder with attention, output step t = {step} of reversing {source}", fontsize=11)
+    ax.set_title(tr("Encoder-decoder with attention, output step t = {step} of reversing {source}", step=step,
+                    source=source), fontsize=11)
     fig.tight_layout()
     return fig
 
@@ -117,13 +122,13 @@ def transformer_encoder(num_layers="N"):
     """
     fig, ax = _canvas(10.0, 12.6, figsize=(7.0, 8.8))
     center, box_width = 4.4, 4.2
-    ax.text(center, 0.35, "input tokens  (and a padding mask)", ha="center", va="center", fontsize=10)
+    ax.text(center, 0.35, tr("input tokens  (and a padding mask)"), ha="center", va="center", fontsize=10)
     _arrow(ax, (center, 0.6), (center, 1.2))
-    _box(ax, center, 1.65, box_width, 0.8, "token embedding", COLORS["embed"])
+    _box(ax, center, 1.65, box_width, 0.8, tr("token embedding"), COLORS["embed"])
     _arrow(ax, (center, 2.05), (center, 2.65))
     ax.add_patch(Circle((center, 2.95), 0.28, facecolor="white", edgecolor=COLORS["edge"]))
     ax.text(center, 2.95, "+", ha="center", va="center", fontsize=14)
-    ax.text(center + 1.85, 2.95, "positional encoding", ha="left", va="center", fontsize=10)
+    ax.text(center + 1.85, 2.95, tr("positional encoding"), ha="left", va="center", fontsize=10)
     _arrow(ax, (center + 1.8, 2.95), (center + 0.3, 2.95))
     _arrow(ax, (center, 3.25), (center, 4.05))
 
@@ -133,11 +138,11 @@ def transformer_encoder(num_layers="N"):
                                 edgecolor="#888888", linestyle="--", linewidth=1.2))
     ax.text(center - 3.25, (layer_bottom + layer_top) / 2, f"× {num_layers}", ha="right", va="center",
             fontsize=14)
-    ax.text(center + 3.1, layer_top - 0.25, "encoder layer", ha="left", va="center", fontsize=10,
+    ax.text(center + 3.1, layer_top - 0.25, tr("encoder layer"), ha="left", va="center", fontsize=10,
             color="#555555")
 
-    stack = [(5.0, "multi-head self-attention", COLORS["attention"]), (6.35, "Add & Norm", COLORS["norm"]),
-             (7.9, "feed-forward network", COLORS["encoder"]), (9.25, "Add & Norm", COLORS["norm"])]
+    stack = [(5.0, tr("multi-head self-attention"), COLORS["attention"]), (6.35, "Add & Norm", COLORS["norm"]),
+             (7.9, tr("feed-forward network"), COLORS["encoder"]), (9.25, "Add & Norm", COLORS["norm"])]
     for (y, text, color), following in zip(stack, [*stack[1:], (11.55, None, None)]):
         _box(ax, center, y, box_width, 0.8, text, color)
         _arrow(ax, (center, y + 0.4), (center, following[0] - 0.4))
@@ -145,12 +150,12 @@ def transformer_encoder(num_layers="N"):
         ax.add_patch(FancyArrowPatch((center - box_width / 2 + 0.1, start), (center - box_width / 2, end),
                                      connectionstyle="bar,fraction=-0.25", arrowstyle="-|>", mutation_scale=12,
                                      color="#b04a4a", linewidth=1.2))
-    ax.text(center - box_width / 2 - 0.75, 5.3, "residual", ha="right", va="center", fontsize=9, color="#b04a4a",
+    ax.text(center - box_width / 2 - 0.75, 5.3, tr("residual"), ha="right", va="center", fontsize=9, color="#b04a4a",
             rotation=90)
     for x_offset, letter in ((-1.2, "Q"), (0.0, "K"), (1.2, "V")):
         ax.text(center + x_offset, 4.35, letter, ha="center", va="center", fontsize=9, color="#555555")
-    _box(ax, center, 11.95, box_width, 0.8, "one vector per token", "white")
-    ax.set_title("Transformer encoder", fontsize=12)
+    _box(ax, center, 11.95, box_width, 0.8, tr("one vector per token"), "white")
+    ax.set_title(tr("Transformer encoder"), fontsize=12)
     fig.tight_layout()
     return fig
 
@@ -173,14 +178,16 @@ def positional_encoding_dials(positions=(0, 1, 2, 3, 10, 50), d_model=64, pairs=
         ax.set_xlim(-0.2, 2.4 * len(pairs) - 0.2)
         ax.set_ylim(-1.6, 1.3)
         ax.set_aspect("equal")
-        ax.set_title(f"position {position}", fontsize=10)
+        ax.set_title(tr("position {position}", position=position), fontsize=10)
         for j, pair in enumerate(pairs):
             angle = position * base ** (-2 * pair / d_model)
             x0 = 1.0 + 2.4 * j
             ax.add_patch(Circle((x0, 0), 1.0, facecolor="white", edgecolor="#888888"))
             ax.annotate("", xy=(x0 + 0.9 * math.sin(angle), 0.9 * math.cos(angle)), xytext=(x0, 0),
                         arrowprops={"arrowstyle": "-|>", "color": "#b04a4a", "linewidth": 1.6})
-            ax.text(x0, -1.35, f"dims {2 * pair},{2 * pair + 1}", ha="center", va="center", fontsize=7)
-    fig.suptitle(f"Positional encoding, d = {d_model}: each (sin, cos) pair as a dial", fontsize=11)
+            ax.text(x0, -1.35, tr("dims {first},{second}", first=2 * pair, second=2 * pair + 1), ha="center",
+                    va="center", fontsize=7)
+    fig.suptitle(tr("Positional encoding, d = {d_model}: each (sin, cos) pair as a dial", d_model=d_model),
+                 fontsize=11)
     fig.tight_layout()
     return fig

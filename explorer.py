@@ -27,8 +27,9 @@ import torch
 from matplotlib.figure import Figure
 
 import torchnlp
+from i18n import tr
 
-VIEWS = {"from": "from one token", "matrix": "token × token", "heads": "all heads of a layer"}
+VIEWS = ("from", "matrix", "heads")  # from one token, token × token, all heads of a layer
 MEAN = "mean"  # the head selector's value for the average over the heads
 DEFAULT_TEXT = "Federer beats Nadal in the Wimbledon final. The crowd cheered."
 
@@ -119,7 +120,7 @@ class BertAttention:
         finally:
             if bar:
                 logging.enable_progress_bar()
-        kwargs.setdefault("name", f"pre-trained encoder ({os.path.basename(os.path.normpath(path))})")
+        kwargs.setdefault("name", tr("pre-trained encoder ({folder})", folder=os.path.basename(os.path.normpath(path))))
         return cls(model, AutoTokenizer.from_pretrained(path), **kwargs)
 
     def encode(self, text, pad_to=None):
@@ -154,7 +155,7 @@ class BertAttention:
         logits = getattr(output, "logits", None)
         notes = []
         if len(self.tokenizer(text)["input_ids"]) > self.max_length:
-            notes.append(f"truncated to {self.max_length} tokens")
+            notes.append(tr("truncated to {max_length} tokens", max_length=self.max_length))
         return Attention(text=text, tokens=self.tokenizer.convert_ids_to_tokens(ids), weights=weights,
                          word_ids=[None if w is None else renumber[w] for w in word_ids], words=words,
                          probabilities=None if logits is None else _softmax(logits[0]),
@@ -169,8 +170,9 @@ class WordLevelAttention:
     themselves; a word the vocabulary lacks shows as ``word (unk)``, since the model saw only ``<unk>``.
     """
 
-    def __init__(self, model, vocab, classes, max_len=64, name="small Transformer (notebook 02)"):
-        self.model, self.vocab, self.classes, self.max_len, self.name = model, vocab, list(classes), max_len, name
+    def __init__(self, model, vocab, classes, max_len=64, name=None):
+        self.model, self.vocab, self.classes, self.max_len = model, vocab, list(classes), max_len
+        self.name = name or tr("small Transformer (notebook 02)")
 
     def __call__(self, text, pad_to=None):
         check_input(text)
@@ -258,23 +260,24 @@ def view(attention, kind="from", layer=-1, head=MEAN, token=0, words=False):
     shown = attention.in_words() if words else attention
     layer = range(shown.num_layers)[layer] if isinstance(layer, (int, np.integer)) else layer
     matrix = select(shown.weights, layer, head)
-    head_name = "mean of heads" if head is None or head == MEAN else f"head {head}"
+    head_name = tr("mean of heads") if head is None or head == MEAN else tr("head {head}", head=head)
     if kind == "heads":
-        data, title = shown.weights[layer], f"layer {layer + 1}: every head (rows attend to columns)"
+        data, title = shown.weights[layer], tr("layer {layer}: every head (rows attend to columns)", layer=layer + 1)
     elif kind == "matrix":
-        data, title = matrix, f"layer {layer + 1}, {head_name}"
+        data, title = matrix, tr("layer {layer}, {head}", layer=layer + 1, head=head_name)
     else:
         if not 0 <= token < len(shown.tokens):
             raise ValueError(f"token must be a position from 0 to {len(shown.tokens) - 1}, got {token!r}")
-        data, title = matrix[token], f"attention from {shown.tokens[token]!r}: layer {layer + 1}, {head_name}"
+        data, title = matrix[token], tr("attention from {token!r}: layer {layer}, {head}", token=shown.tokens[token],
+                                        layer=layer + 1, head=head_name)
     return View(kind=kind, data=data, labels=list(shown.tokens), title=title, layer=layer, head=head, token=token,
                 probabilities=attention.probabilities, classes=attention.classes, model_name=attention.model_name)
 
 
 def _probability_panel(ax, probabilities, classes):
-    ax.set_title("predicted", fontsize=10)
+    ax.set_title(tr("predicted"), fontsize=10)
     if probabilities is None:
-        ax.text(0.5, 0.5, "no classifier:\nthe pre-trained\nencoder only", ha="center", va="center", fontsize=9)
+        ax.text(0.5, 0.5, tr("no classifier:\nthe pre-trained\nencoder only"), ha="center", va="center", fontsize=9)
         ax.set_axis_off()
         return
     rows = np.arange(len(classes))
@@ -312,13 +315,13 @@ def draw(shown):
         ax.set_xticks(range(n), shown.labels, rotation=90, fontsize=fontsize)
         ax.set_xlim(-0.6, n - 0.4)
         ax.set_ylim(0, max(0.05, float(shown.data.max()) * 1.1))
-        ax.set_ylabel("attention weight")
+        ax.set_ylabel(tr("attention weight"))
         ax.set_title(shown.title, fontsize=10)
     elif shown.kind == "matrix":
         ax = main.subplots()
         image = _heatmap(ax, shown.data, shown.labels, fontsize)
-        ax.set_xlabel("attended to (key)")
-        ax.set_ylabel("attending (query)")
+        ax.set_xlabel(tr("attended to (key)"))
+        ax.set_ylabel(tr("attending (query)"))
         ax.set_title(shown.title, fontsize=10)
         main.colorbar(image, ax=ax, fraction=0.04)
     else:
@@ -334,7 +337,7 @@ def draw(shown):
             row, column = divmod(h, columns)
             _heatmap(ax, shown.data[h], shown.labels, small, show_x=row == rows - 1, show_y=column == 0)
             selected = shown.head is not None and shown.head != MEAN and h == range(heads)[shown.head]
-            ax.set_title(f"head {h}", fontsize=8, color="tab:red" if selected else "black",
+            ax.set_title(tr("head {head}", head=h), fontsize=8, color="tab:red" if selected else "black",
                          fontweight="bold" if selected else "normal")
             if selected:
                 for spine in ax.spines.values():
@@ -442,7 +445,7 @@ class Explorer(_Shown):
 
     @property
     def summary(self):
-        return f"attention explorer: {self.shown.title} ({self.attention.model_name})"
+        return tr("attention explorer: {title} ({model})", title=self.shown.title, model=self.attention.model_name)
 
     def _token_options(self):
         tokens = self.attention.in_words().tokens if self.settings["words"] else self.attention.tokens
@@ -450,17 +453,18 @@ class Explorer(_Shown):
 
     def _build(self, w):
         style = {"description_width": "initial"}  # each label as wide as its text
-        self.text = w.Text(value=self.attention.text, description="text", continuous_update=False, style=style,
+        self.text = w.Text(value=self.attention.text, description=tr("text"), continuous_update=False, style=style,
                            layout=w.Layout(width="100%"))
-        self.layer = w.Dropdown(options=[(f"layer {i + 1}", i) for i in range(self.attention.num_layers)],
-                                value=self.settings["layer"], description="layer", style=style)
-        heads = [("mean of heads", MEAN)] + [(f"head {h}", h) for h in range(self.attention.num_heads)]
-        self.head = w.Dropdown(options=heads, value=self.settings["head"], description="head", style=style)
-        self.kind = w.ToggleButtons(options=[(label, key) for key, label in VIEWS.items()],
-                                    value=self.settings["kind"], tooltips=["view"] * len(VIEWS))
-        self.token = w.Dropdown(options=self._token_options(), value=self.settings["token"], description="from",
+        layers = [(tr("layer {layer}", layer=i + 1), i) for i in range(self.attention.num_layers)]
+        self.layer = w.Dropdown(options=layers, value=self.settings["layer"], description=tr("layer"), style=style)
+        heads = [(tr("mean of heads"), MEAN)]
+        heads += [(tr("head {head}", head=h), h) for h in range(self.attention.num_heads)]
+        self.head = w.Dropdown(options=heads, value=self.settings["head"], description=tr("head"), style=style)
+        views = [(tr("from one token"), "from"), (tr("token × token"), "matrix"), (tr("all heads of a layer"), "heads")]
+        self.kind = w.ToggleButtons(options=views, value=self.settings["kind"], tooltips=[tr("view")] * len(views))
+        self.token = w.Dropdown(options=self._token_options(), value=self.settings["token"], description=tr("from"),
                                 style=style)
-        self.words = w.Checkbox(value=self.settings["words"], description="merge word pieces into words",
+        self.words = w.Checkbox(value=self.settings["words"], description=tr("merge word pieces into words"),
                                 disabled=isinstance(self.adapter, WordLevelAttention), indent=False)
         self.message = w.HTML()
         self.image = w.Image(format="png", layout=_natural_size(w))
@@ -582,11 +586,12 @@ def draw_reading(reading):
     _probability_panel(probabilities, reading.probabilities, reading.classes)
     rows = np.arange(n)
     attention.barh(rows, reading.attention, color="tab:blue")
-    attention.set_title("attention from [CLS]\n(last layer, mean of heads)", fontsize=10)
+    attention.set_title(tr("attention from [CLS]\n(last layer, mean of heads)"), fontsize=10)
     colours = ["tab:green" if s >= 0 else "tab:red" for s in reading.saliency]
     saliency.barh(rows, reading.saliency, color=colours)
     saliency.axvline(0, color="black", linewidth=0.8)
-    saliency.set_title(f"gradient × input for {reading.predicted}\n(green: towards it, red: against)", fontsize=10)
+    saliency.set_title(tr("gradient × input for {predicted}\n(green: towards it, red: against)",
+                          predicted=reading.predicted), fontsize=10)
     for ax in (attention, saliency):
         ax.set_yticks(rows, reading.words, fontsize=9)
         ax.invert_yaxis()
@@ -604,7 +609,7 @@ class Playground(_Shown):
         self.error = None
         w = _widgets(interactive)
         if w is not None:
-            self.text = w.Text(value=headline, description="headline", continuous_update=False,
+            self.text = w.Text(value=headline, description=tr("headline"), continuous_update=False,
                                layout=w.Layout(width="100%"))
             self.message = w.HTML()
             self.image = w.Image(format="png", value=png(self.figure), layout=_natural_size(w))
@@ -613,7 +618,8 @@ class Playground(_Shown):
 
     @property
     def summary(self):
-        return f"playground: {self.reading.headline!r} -> {self.reading.predicted}"
+        return tr("playground: {headline!r} -> {predicted}", headline=self.reading.headline,
+                  predicted=self.reading.predicted)
 
     def update(self, headline):
         try:

@@ -39,6 +39,8 @@ import torch
 from transformers import BertModel, BertPreTrainedModel
 from transformers.modeling_outputs import SequenceClassifierOutput
 
+from i18n import tr  # noqa: F401  (notebooks call torchnlp.tr for what they show a learner)
+
 ROOT = Path(__file__).resolve().parent
 DATA_DIR = ROOT / "data" / "ag_news"
 BERT_DIR = ROOT / "bert"
@@ -421,8 +423,11 @@ def load_dataset(data_dir=None, ngrams=1, min_freq=1, verbose=True):
     classes = [c for c in classes if c]
     vocab = build_vocab((text for _, text in train), ngrams=ngrams, min_freq=min_freq)
     if verbose:
-        print(f"AG News ({describe_variant(data_dir)}): {len(train):,} train / {len(test):,} test rows, "
-              f"{len(classes)} classes; vocabulary of {len(vocab):,} tokens")
+        variants = {"offline variant": tr("offline variant"), "official release": tr("official release"),
+                    "unverified copy": tr("unverified copy")}
+        print(tr("AG News ({variant}): {train:,} train / {test:,} test rows, {classes} classes; vocabulary of "
+                 "{tokens:,} tokens", variant=variants[describe_variant(data_dir)], train=len(train),
+                 test=len(test), classes=len(classes), tokens=len(vocab)))
     return train, test, classes, vocab
 
 
@@ -492,7 +497,7 @@ def expect(condition, note, *, course_settings=True):
         return
     if course_settings or os.environ.get("COURSE_STRICT", "") not in ("", "0"):
         raise AssertionError(note)
-    print(f"Note: {note}")
+    print(tr("Note: {note}", note=note))
 
 
 def plot_attention(weights, x_labels=None, y_labels=None, ax=None, title=None, xlabel=None, ylabel=None,
@@ -1335,7 +1340,8 @@ def _fine_tune(model, train_features, config, collate, tokenizer, checkpoint_dir
         torch.set_rng_state(state["rng"][rank])
         step, history, running = state["step"], state["history"], state["running"]
         if step < total_steps:
-            log(f"resuming from {checkpoint_dir} at step {step} of {total_steps}")
+            log(tr("resuming from {folder} at step {step} of {total}", folder=checkpoint_dir, step=step,
+                   total=total_steps))
 
     trained = model
     if world > 1:
@@ -1355,7 +1361,7 @@ def _fine_tune(model, train_features, config, collate, tokenizer, checkpoint_dir
 
     model.train()
     first_step, started = step, time.perf_counter()
-    bar = tqdm(total=total_steps, initial=step, desc="fine-tuning", disable=not progress or rank != 0)
+    bar = tqdm(total=total_steps, initial=step, desc=tr("fine-tuning"), disable=not progress or rank != 0)
     while step < total_steps:
         epoch, skip = divmod(step, steps_per_epoch)
         sampler.set_epoch(epoch)
@@ -1396,11 +1402,12 @@ def _fine_tune(model, train_features, config, collate, tokenizer, checkpoint_dir
         # A widget bar is stored as widget state, which static viewers (GitHub, nbviewer, slides) show as 0%:
         # this plain line says what happened in any viewer.
         if step > first_step:
-            log(f"fine-tuning: trained steps {first_step + 1}-{step} of {total_steps} in "
-                f"{time.perf_counter() - started:.0f} s; last report: loss {history['loss'][-1]:.3f}, "
-                f"training accuracy {history['accuracy'][-1]:.3f}")
+            log(tr("fine-tuning: trained steps {first}-{last} of {total} in {seconds:.0f} s; last report: loss "
+                   "{loss:.3f}, training accuracy {accuracy:.3f}", first=first_step + 1, last=step, total=total_steps,
+                   seconds=time.perf_counter() - started, loss=history["loss"][-1],
+                   accuracy=history["accuracy"][-1]))
         else:
-            log(f"fine-tuning: the run of {total_steps} steps had finished; loaded its checkpoint")
+            log(tr("fine-tuning: the run of {total} steps had finished; loaded its checkpoint", total=total_steps))
     model.eval()
     return history
 

@@ -84,8 +84,8 @@ def main():
                 "epochs": config.epochs, "batch_size": config.batch_size, "lr": config.lr}
     saved = json.loads(args.json.read_text()) if args.json and args.json.exists() else {}
     runs = saved.get("runs", []) if saved.get("settings") == settings else []
-    for head in ("cls", "mean"):
-        for seed in seeds:
+    for seed in seeds:  # seed-major, so that a partial run already compares the heads
+        for head in ("cls", "mean"):
             if any(r["head"] == head and r["seed"] == seed for r in runs):
                 continue
             runs.append(run(head, seed, *features, dataclasses.replace(config, seed=seed)))

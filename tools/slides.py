@@ -105,7 +105,7 @@ Ask: *which layout suits a GRU, which suits `nn.EmbeddingBag`?* Then move on to 
     ],
     "01_attention": [
         ("c00", "sl-01-intro", """\
-**Time:** about 35 minutes. The training cell takes about 3 minutes on 2 cores (`COURSE_QUICK=1`: well
+**Time:** about 35 minutes. The two training cells take about 2 minutes on 2 cores (`COURSE_QUICK=1`: well
 under a minute); start it early and explain the decoder while it runs, or show the stored outputs.
 
 Ask the room first: *how much can one vector of 128 numbers remember about a string of 30 random
@@ -119,7 +119,7 @@ The third row has no valid position: a naive `masked_fill(-inf)` softmax gives N
 poisons the whole batch's gradient. Ask: *when does a row with no valid position happen in practice?*
 (An empty input, or padding a batch to a fixed size.)"""),
         ("c15", "sl-01-training", """\
-**While this cell runs** (about 3 minutes in full mode): go through the decoder's `step` once more, or
+**While this cell runs** (about 2 minutes in full mode): go through the decoder's `step` once more, or
 ask the room to predict the accuracy of each model at length 8 and at length 30 and write the guesses
 down; the next slides check them."""),
         ("c23", "sl-01-bottleneck", """\
@@ -213,7 +213,7 @@ caps every model's accuracy on this split."""),
         ("c14", "sl-06-headlines", """\
 Take headlines from the room (today's news) and run the cell live."""),
         ("c17", "sl-06-baseline", """\
-Ask: *is 0.91 good?* Only against a baseline: TF-IDF with logistic regression gets 0.878 in seconds.
+Ask: *is 0.91 good?* Only against a baseline: TF-IDF with logistic regression gets 0.876 in seconds.
 A common mistake is to report an accuracy without one."""),
     ],
 }
