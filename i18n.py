@@ -46,7 +46,7 @@ def strings(lang):
     return table
 
 
-def tr(text, **fields):
+def tr(text, /, **fields):
     """``text`` in the course's language, with ``fields`` filled in as str.format does.
 
     An English text without a translation comes back in English; tests/test_translation.py makes sure that

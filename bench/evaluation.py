@@ -37,7 +37,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
-    from transformers import AutoTokenizer, BertForSequenceClassification
+    from transformers import AutoTokenizer
     from transformers.utils import logging
 
     logging.set_verbosity_error()
@@ -49,7 +49,7 @@ def main():
         print(f"weights: fine-tuned, {checkpoint}")
     else:
         torchnlp.set_seed(0)
-        model = BertForSequenceClassification.from_pretrained(torchnlp.bert_model_path(), num_labels=4)
+        model = torchnlp.sequence_classifier(torchnlp.DEFAULT_HEAD, num_labels=4)
         tokenizer = AutoTokenizer.from_pretrained(torchnlp.bert_model_path())
         print("weights: pre-trained with a new head (run notebook 05 for the fine-tuned ones)")
     model.eval()

@@ -53,7 +53,7 @@ QUICK_WAYS = ["lesson", "project", "project, eager attention", "int8", "int8, 1 
 
 
 def load(attention):
-    from transformers import AutoTokenizer, BertForSequenceClassification
+    from transformers import AutoTokenizer
     from transformers.utils import logging
 
     logging.set_verbosity_error()
@@ -64,8 +64,7 @@ def load(attention):
         model = torchnlp.classifier_class(latest).from_pretrained(latest, attn_implementation=attention)
         return model.eval(), AutoTokenizer.from_pretrained(latest), f"fine-tuned, {checkpoint}"
     torchnlp.set_seed(0)
-    model = BertForSequenceClassification.from_pretrained(torchnlp.bert_model_path(), num_labels=4,
-                                                          attn_implementation=attention)
+    model = torchnlp.sequence_classifier(torchnlp.DEFAULT_HEAD, num_labels=4, attn_implementation=attention)
     return (model.eval(), AutoTokenizer.from_pretrained(torchnlp.bert_model_path()),
             "pre-trained with a new head (run notebook 05 for the fine-tuned ones; accuracies mean nothing)")
 

@@ -1,4 +1,6 @@
 """The mean-pooling head: padding-invariant, round-trips through save_pretrained, trains and resumes exactly."""
+import json
+
 import pytest
 import torch
 from transformers import BertConfig
@@ -98,3 +100,17 @@ def test_mean_head_trains_and_resumes_to_the_same_weights(tmp_path, features, to
         assert torch.equal(a, b), name
     loaded, _, _ = torchnlp.load_fine_tuned(tmp_path / "interrupted")
     assert isinstance(loaded, torchnlp.BertForMeanPooledClassification)
+
+
+def test_bench_chooses_the_head_on_validation_and_breaks_ties_by_spread():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("heads_bench", torchnlp.ROOT / "bench" / "heads.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.choose({"cls": (0.9100, 0.02), "mean": (0.9050, 0.001)}) == "cls"  # the higher mean wins
+    assert bench.choose({"cls": (1415 / 1560, 0.0099), "mean": (1415 / 1560, 0.0062)}) == "mean"  # a tie
+    assert bench.choose({"cls": (0.9071, 0.0062), "mean": (0.9071, 0.0099)}) == "cls"
+    stored = json.loads((torchnlp.ROOT / "bench" / "heads-results.json").read_text())
+    assert stored["chosen"] == torchnlp.DEFAULT_HEAD  # the library's default is the benchmark's choice
+    assert sorted((r["head"], r["seed"]) for r in stored["runs"]) == [(h, s) for h in ("cls", "mean") for s in range(3)]

@@ -179,7 +179,7 @@ time and to guess by how much bucketing wins."""),
     ],
     "05_fine_tuning": [
         ("c00", "sl-05-intro", """\
-**Time:** about 35 minutes of talk; the full training takes **about 6 minutes on 2 cores** (up to 10 on
+**Time:** about 35 minutes of talk; the full training takes **about 6.5 minutes on 2 cores** (up to 10 on
 a slower laptop). Do not start it cold in class: run the notebook the night before (see TEACHING.md)
 so that the training cell only loads the finished checkpoint, or run it with `COURSE_QUICK=1` (about 2
 minutes, lower accuracy)."""),
@@ -191,7 +191,7 @@ error."""),
 A common mistake is a learning rate of 1e-3 (a from-scratch value): the pre-trained weights are
 destroyed within an epoch and accuracy stays near 25%."""),
         ("c12", "sl-05-training", """\
-**While this cell runs** (if you run it in full): about 0.4 s a step, 879 steps (346 s in the stored
+**While this cell runs** (if you run it in full): about 0.4 s a step, 879 steps (388 s in the stored
 run). Interrupt it after a minute (stop button) and run it again to show the resume from the last
 checkpoint; meanwhile walk through the checkpoint folder and the `torchrun` commands at the end of the
 notebook, and ask the room what `training_state.pt` must hold for an exact resume (optimizer, scheduler,
