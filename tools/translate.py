@@ -166,6 +166,11 @@ def build_notebook(notebook, lang, previous=None):
     return edition, stale_code
 
 
+def without_timing(metadata):
+    """Cell metadata without nbclient's execution timestamps, which each run writes anew."""
+    return {key: value for key, value in metadata.items() if key != "execution"}
+
+
 def edition_problems(notebook, lang):
     """Where the committed edition differs from what build would write (besides outputs): hand edits."""
     path = edition_path(notebook, lang)
@@ -182,7 +187,7 @@ def edition_problems(notebook, lang):
             kind = "code" if want.cell_type == "code" else "markdown"
             found.append(f"{path.relative_to(ROOT)}, {kind} cell {want.id}: differs from the generated edition "
                          f"(edit notebooks/{Path(notebook).name} or the translation file, then build)")
-        elif have.metadata != want.metadata:
+        elif without_timing(have.metadata) != without_timing(want.metadata):
             found.append(f"{path.relative_to(ROOT)}, cell {want.id}: metadata differs from the English cell's; build")
     return found
 
