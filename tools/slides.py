@@ -72,7 +72,10 @@ TALL_CELLS = {
         "rv-02-encoder-code": "the Transformer encoder diagram: one figure",
     },
     "03_bert_tokenization": {"rv-03-family": "the BERT family table: one table that should not be split"},
+    "04_padding_collation": {"c15": "the three batchings' padding share: the code and its three-line result"},
     "05_fine_tuning": {
+        "c06": "the model and its load report, read together",
+        "hd-02": "the two heads on validation: the code that reads the benchmark and its table",
         "c20": "the torchrun commands: one code block that should not be split",
         "rv-05-head-code": "whole network against head only: one experiment, shown whole",
     },
