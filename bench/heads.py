@@ -7,8 +7,9 @@ Each run fine-tunes the checkpoint in bert/ at notebook 05's budget (3 epochs, b
 warmup and linear decay, truncation at 128) on the training part of a stratified 90/10 split of the training
 rows (torchnlp.validation_split, seed 0), and reports accuracy on the validation part after every epoch and on
 the test split once, at the end. The head is chosen by mean validation accuracy (a tie goes to the head
-whose seeds spread less on validation); the test figures are reported, never used to choose. With --json, each finished run is written at once and a rerun skips the runs
-already there (same settings), so an interrupted benchmark loses one run at most.
+whose seeds spread less on validation); the test figures are reported, never used to choose. With --json,
+each finished run is written at once and a rerun skips the runs already there (same settings), so an
+interrupted benchmark loses one run at most.
 """
 import argparse
 import dataclasses
