@@ -1,6 +1,6 @@
 """Which head fits the checkpoint: the [CLS] pooler against mean pooling, 3 seeds each, chosen on validation.
 
-    python bench/heads.py --json bench/heads-results.json   # about 45 minutes on 2 cores
+    python bench/heads.py --json bench/heads-results.json   # about 50 minutes on 2 cores
     python bench/heads.py --quick                           # a smoke run
 
 Each run fine-tunes the checkpoint in bert/ at notebook 05's budget (3 epochs, batch 16, AdamW 5e-5 with 6%
