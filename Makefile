@@ -10,7 +10,7 @@ NOTEBOOKS_DE := $(sort $(wildcard notebooks/de/*.ipynb))
 # Which editions `make run` and `make test` cover: EDITIONS="en de" (default), EDITIONS=en or EDITIONS=de.
 EDITIONS ?= en de
 
-.PHONY: setup provision run test nbval lab lint clean slides chromium translations
+.PHONY: setup provision run test nbval lab lint lint-imports clean slides chromium translations
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,7 +38,7 @@ THREADS ?= 2
 EDITION ?= en
 NBVAL_FILES = $(if $(filter de,$(EDITION)),$(NOTEBOOKS_DE),$(if $(filter en,$(EDITION)),$(NOTEBOOKS)))
 NBVAL := $(PY) -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=1200
-test: provision slides chromium
+test: provision slides chromium lint-imports
 	COURSE_QUICK=1 $(PY) -m pytest tests
 	$(if $(filter en,$(EDITIONS)),$(MAKE) --no-print-directory nbval THREADS=2 EDITION=en)
 	$(if $(filter en,$(EDITIONS)),$(MAKE) --no-print-directory nbval THREADS=1 EDITION=en)
@@ -77,6 +77,11 @@ chromium:
 
 lint: setup
 	$(PY) -m ruff check .
+
+# The layers of the code (pyproject.toml's import-linter contracts): the machinery in course/ below torchnlp.py,
+# the notebooks' exercises, quiz, explorer and diagrams above it, no cycles.
+lint-imports: setup
+	$(VENV)/bin/lint-imports
 
 lab: provision
 	$(VENV)/bin/jupyter lab notebooks  # the German edition: notebooks/de

@@ -19,6 +19,8 @@ from pathlib import Path
 import torch
 
 import torchnlp
+from course import ag_news
+from course.training import TrainConfig
 
 
 class Parser(argparse.ArgumentParser):
@@ -28,27 +30,43 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def ranged(kind, low, high=None, above=False):
-    """An argparse type: a ``kind`` number from ``low`` (exclusive if ``above``) up to ``high``."""
+def ranged(kind, low, high=None):
+    """An argparse type for an option that is not a ``TrainConfig`` field: a ``kind`` number from ``low`` up to
+    ``high``."""
     word = "an integer" if kind is int else "a number"
-    allowed = f"{word} greater than {low}" if above else f"{word} at least {low}"
-    if high is not None:
-        allowed = f"{word} from {low} to {high}"
+    allowed = f"{word} from {low} to {high}" if high is not None else f"{word} at least {low}"
 
     def parse(text):
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"invalid value {text!r}: must be {allowed}") from None
-        if not math.isfinite(value) or (value <= low if above else value < low) or (high is not None and value > high):
+        if not math.isfinite(value) or value < low or (high is not None and value > high):
             raise argparse.ArgumentTypeError(f"{text} is out of range: must be {allowed}")
         return value
 
     return parse
 
 
+def config_option(name, kind):
+    """An argparse type for the ``TrainConfig`` field ``name``: parsed as ``kind``, allowed as TrainConfig allows."""
+    allowed = f"{'an integer' if kind is int else 'a number'} {TrainConfig.RULES[name][2]}"
+
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid value {text!r}: must be {allowed}") from None
+        try:
+            return TrainConfig.check(name, value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text} is out of range: must be {allowed}") from None
+
+    return parse
+
+
 def build_parser():
-    defaults = torchnlp.TrainConfig()
+    defaults = TrainConfig()  # the course's run
     parser = Parser(prog="finetune.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=None, help="checkpoint folder or hub name (default: BERT_MODEL or bert/)")
     parser.add_argument("--data-dir", type=Path, default=None,
@@ -56,15 +74,18 @@ def build_parser():
     parser.add_argument("--head", choices=sorted(torchnlp.HEADS), default=torchnlp.DEFAULT_HEAD,
                         help="classify from the [CLS] pooler (cls) or the mean of the token vectors (mean); "
                              "default %(default)s, chosen on a validation split (bench/heads.py)")
-    parser.add_argument("--epochs", type=ranged(float, 1), default=3, help="at least 1 (fractions allowed)")
-    parser.add_argument("--batch-size", type=ranged(int, 1), default=defaults.batch_size, help="per process, >= 1")
-    parser.add_argument("--lr", type=ranged(float, 0, above=True), default=5e-5, help="> 0")
+    parser.add_argument("--epochs", type=config_option("epochs", float), default=defaults.epochs,
+                        help="at least 1 (fractions allowed)")
+    parser.add_argument("--batch-size", type=config_option("batch_size", int), default=defaults.batch_size,
+                        help="per process, >= 1")
+    parser.add_argument("--lr", type=config_option("lr", float), default=defaults.lr, help="> 0")
     parser.add_argument("--max-length", type=ranged(int, 2), default=128,
                         help="2 to the model's max_position_embeddings (512 for bert/)")
     parser.add_argument("--checkpoint-dir", type=Path, default=torchnlp.CHECKPOINT_DIR / "finetune",
                         help="a new, empty or course checkpoint folder, writable")
-    parser.add_argument("--save-every", type=ranged(int, 1), default=defaults.save_every, help="steps, >= 1")
-    parser.add_argument("--seed", type=ranged(int, 0, 2**63 - 1), default=0)
+    parser.add_argument("--save-every", type=config_option("save_every", int), default=defaults.save_every,
+                        help="steps, >= 1")
+    parser.add_argument("--seed", type=config_option("seed", int), default=defaults.seed)
     parser.add_argument("--train-limit", type=ranged(int, 1), default=None, help="train on the first N rows only")
     parser.add_argument("--validation-fraction", type=ranged(float, 0, 0.5), default=0.1,
                         help="share of the training rows held out for validation, stratified (0 to 0.5; "
@@ -99,9 +120,9 @@ def check_options(parser, args):
                          "created and provisioned): name the folder that holds train.csv, test.csv and classes.txt")
         if not args.data_dir.is_dir():
             parser.error(f"argument --data-dir: {args.data_dir} is a file, not a folder")
-    elif not all((torchnlp.DATA_DIR / name).exists() for name in torchnlp.AG_NEWS_FILES):
+    elif not all((ag_news.DATA_DIR / name).exists() for name in ag_news.AG_NEWS_FILES):
         try:
-            torchnlp.check_writable_folder(torchnlp.DATA_DIR, "data folder")
+            torchnlp.check_writable_folder(ag_news.DATA_DIR, "data folder")
         except torchnlp.DataError as error:
             parser.error(str(error))
     try:
@@ -125,15 +146,76 @@ def setup_distributed():
     return device, torch.distributed.get_rank(), torch.distributed.get_world_size()
 
 
-def main(argv=None):
+def load_tokenizer(args):
     from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(args.model_name)
+    except Exception as error:
+        raise torchnlp.DataError(f"{'--model' if args.model else 'BERT_MODEL'}={args.model_name}: the tokenizer does "
+                                 f"not load ({type(error).__name__}: {error})") from None
+
+
+def load_model(args, classes, device):
+    """A classifier with a new head, seeded: the head's initialisation is part of the run."""
+    torchnlp.set_seed(args.seed)
+    try:
+        return torchnlp.sequence_classifier(args.head, args.model_name, num_labels=len(classes)).to(device)
+    except Exception as error:
+        raise torchnlp.DataError(f"{'--model' if args.model else 'BERT_MODEL'}={args.model_name}: the model does "
+                                 f"not load ({type(error).__name__}: {error})") from None
+
+
+def run_settings(args):
+    """What defines this run besides TrainConfig and the model: the data (its variant and checksum) and the
+    options that shape the training set."""
+    data_dir = torchnlp.ensure_ag_news(args.data_dir)
+    record = data_dir / ("manifest.json" if (data_dir / "manifest.json").exists() else "train.csv")
+    return {"data": f"{torchnlp.describe_variant(data_dir)}, {record.name} sha256 {torchnlp.file_digest(record)}",
+            "train_limit": args.train_limit, "max_length": args.max_length,
+            "validation_fraction": args.validation_fraction}
+
+
+def evaluate(model, tokenizer, collate, splits, args, device):
+    """Print the accuracy on each non-empty split of ``splits`` (name, dataset)."""
+    variant = torchnlp.describe_variant(torchnlp.ensure_ag_news(args.data_dir))
+    for split, dataset in splits:
+        if dataset:
+            features = torchnlp.encode_for_bert(dataset, tokenizer, args.max_length)
+            predictions = torchnlp.predict(model, features, collate, device=device).argmax(1)
+            labels = torch.tensor([label for label, _ in dataset])
+            print(f"{split} accuracy: {(predictions == labels).float().mean():.4f} on {len(labels):,} rows "
+                  f"({variant})")
+
+
+def train(args, device, rank):
+    """Load the data and the model, fine-tune (resuming from --checkpoint-dir), evaluate on rank 0."""
+    tokenizer = load_tokenizer(args)
+    train_dataset, test_dataset, classes, _ = torchnlp.load_dataset(args.data_dir, verbose=rank == 0)
+    validation_dataset = []
+    if args.validation_fraction > 0:
+        train_dataset, validation_dataset = torchnlp.validation_split(train_dataset, args.validation_fraction)
+    train_features = torchnlp.encode_for_bert(train_dataset[: args.train_limit], tokenizer, args.max_length)
+    model = load_model(args, classes, device)
+    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                         save_every=args.save_every)
+    collate = torchnlp.PaddingCollator(tokenizer.pad_token_id)
+    torchnlp.fine_tune(model, train_features, config, collate=collate, tokenizer=tokenizer,
+                       checkpoint_dir=args.checkpoint_dir, device=device,
+                       log=print if rank == 0 else lambda *_: None, run=run_settings(args))
+    if rank == 0 and not args.no_eval:
+        evaluate(model, tokenizer, collate, (("validation", validation_dataset), ("test", test_dataset)), args,
+                 device)
+    return model
+
+
+def main(argv=None):
     from transformers.utils import logging as transformers_logging
 
     args = parse_args(argv)
     try:
         # The weights before anything loads them: bert/ by its checksum, like provisioning; others by header.
-        model_local = Path(args.model_name).expanduser().is_dir()
-        if model_local:
+        if Path(args.model_name).expanduser().is_dir():
             torchnlp.verify_model_folder(args.model_name, "--model" if args.model else "BERT_MODEL")
     except torchnlp.DataError as error:
         raise SystemExit(f"finetune.py: error: {error}") from None
@@ -143,45 +225,7 @@ def main(argv=None):
         transformers_logging.set_verbosity_error()
     transformers_logging.disable_progress_bar()
     try:
-        bert_model = args.model_name
-        source = "--model" if args.model else "BERT_MODEL"
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(bert_model)
-        except Exception as error:
-            raise torchnlp.DataError(f"{source}={bert_model}: the tokenizer does not load "
-                                     f"({type(error).__name__}: {error})") from None
-        train_dataset, test_dataset, classes, _ = torchnlp.load_dataset(args.data_dir, verbose=rank == 0)
-        validation_dataset = []
-        if args.validation_fraction > 0:
-            train_dataset, validation_dataset = torchnlp.validation_split(train_dataset, args.validation_fraction)
-        train_dataset = train_dataset[: args.train_limit]
-        train_features = torchnlp.encode_for_bert(train_dataset, tokenizer, args.max_length)
-        torchnlp.set_seed(args.seed)  # the new head's initialisation is part of the run
-        try:
-            model = torchnlp.sequence_classifier(args.head, bert_model, num_labels=len(classes)).to(device)
-        except Exception as error:
-            raise torchnlp.DataError(f"{source}={bert_model}: the model does not load "
-                                     f"({type(error).__name__}: {error})") from None
-        config = torchnlp.TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                                      seed=args.seed, save_every=args.save_every)
-        collate = torchnlp.PaddingCollator(tokenizer.pad_token_id)
-        data_dir = torchnlp.ensure_ag_news(args.data_dir)
-        record = data_dir / ("manifest.json" if (data_dir / "manifest.json").exists() else "train.csv")
-        run = {"data": f"{torchnlp.describe_variant(data_dir)}, {record.name} sha256 {torchnlp.file_digest(record)}",
-               "train_limit": args.train_limit, "max_length": args.max_length,
-               "validation_fraction": args.validation_fraction}
-        torchnlp.fine_tune(model, train_features, config, collate=collate, tokenizer=tokenizer,
-                           checkpoint_dir=args.checkpoint_dir, device=device,
-                           log=print if rank == 0 else lambda *_: None, run=run)
-        if rank == 0 and not args.no_eval:
-            variant = torchnlp.describe_variant(torchnlp.ensure_ag_news(args.data_dir))
-            for split, dataset in (("validation", validation_dataset), ("test", test_dataset)):
-                if dataset:
-                    features = torchnlp.encode_for_bert(dataset, tokenizer, args.max_length)
-                    predictions = torchnlp.predict(model, features, collate, device=device).argmax(1)
-                    labels = torch.tensor([label for label, _ in dataset])
-                    print(f"{split} accuracy: {(predictions == labels).float().mean():.4f} on {len(labels):,} rows "
-                          f"({variant})")
+        model = train(args, device, rank)
         finished = True
         return model
     except torchnlp.DataError as error:  # a damaged file, a checkpoint in use or from other settings: one line

@@ -12,7 +12,7 @@ import math
 import matplotlib.pyplot as plt
 from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
 
-from i18n import tr
+from course.i18n import tr
 
 COLORS = {"encoder": "#dbe9f6", "decoder": "#fde2c8", "attention": "#e3f1d9", "norm": "#f3e6f7",
           "embed": "#f2f2f2", "edge": "#333333"}

@@ -13,7 +13,7 @@ import json
 import os
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent
+ROOT = Path(__file__).resolve().parents[1]
 LANGUAGES = ("en", "de")
 TRANSLATIONS = ROOT / "i18n"
 

@@ -1,6 +1,6 @@
 """Reference solutions to the exercises of notebooks 00-06, one function or value per exercise.
 
-Each is what the matching check in ``exercises.py`` accepts; ``tests/test_exercises.py`` runs every check
+Each is what the matching check in ``course/checks_*.py`` accepts; ``tests/test_exercises.py`` runs every check
 against it. Try the exercise first: the checks' messages are written to get you there.
 """
 import math

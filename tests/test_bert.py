@@ -6,6 +6,7 @@ import torch
 from transformers import BertForSequenceClassification, BertTokenizer, DataCollatorWithPadding
 
 import torchnlp
+from course import bert
 from torchnlp import DataError
 
 LESSON_IDS = [101, 1052, 22123, 2953, 2818, 2003, 1037, 2307, 7705, 2005, 17953, 2361, 102]
@@ -37,18 +38,18 @@ def test_corrupted_weights_are_refused(tmp_path):
 
 def test_provisioning_copies_the_model_config_not_the_pooling_config(tmp_path):
     bert_dir = torchnlp.ensure_bert(tmp_path / "bert")
-    assert sorted(p.name for p in bert_dir.iterdir()) == sorted(torchnlp.BERT_FILES)
+    assert sorted(p.name for p in bert_dir.iterdir()) == sorted(bert.BERT_FILES)
     assert '"model_type": "bert"' in (bert_dir / "config.json").read_text()
 
 
 def test_missing_model_folder_says_how_to_provision(monkeypatch, tmp_path):
     monkeypatch.delenv("BERT_MODEL", raising=False)
-    monkeypatch.setattr(torchnlp, "BERT_DIR", tmp_path / "nothing")
+    monkeypatch.setattr(bert, "BERT_DIR", tmp_path / "nothing")
     with pytest.raises(DataError, match=r"no BERT checkpoint in .*make run.*BERT_MODEL"):
         torchnlp.bert_model_path()
     monkeypatch.setenv("BERT_MODEL", "bert-base-uncased")
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setattr(torchnlp, "_hub_reachable", lambda: (True, ""))  # as on a machine with a network
+    monkeypatch.setattr(bert, "_hub_reachable", lambda: (True, ""))  # as on a machine with a network
     assert torchnlp.bert_model_path() == "bert-base-uncased"
 
 

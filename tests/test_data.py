@@ -7,6 +7,7 @@ import threading
 import pytest
 
 import torchnlp
+from course import ag_news
 from torchnlp import DataError
 
 
@@ -59,7 +60,7 @@ def test_load_dataset_names_the_variant(capsys, tmp_path, offline_mirror):
 
 def test_mirror_is_copied_and_verified(tmp_path, offline_mirror):
     data_dir = torchnlp.ensure_ag_news(tmp_path / "data", mirror=offline_mirror)
-    assert torchnlp.verify_against_manifest(data_dir)["name"] == "ag_news_offline"
+    assert ag_news.verify_against_manifest(data_dir)["name"] == "ag_news_offline"
 
 
 def test_corrupted_local_copy_is_refused(tmp_path, offline_mirror):
@@ -129,38 +130,38 @@ def md5(data):
 
 
 def test_download_good_file(tmp_path, server):
-    dest = torchnlp.download(f"{server}/train.csv", tmp_path / "train.csv", md5=md5(TRAIN), progress=False)
+    dest = ag_news.download(f"{server}/train.csv", tmp_path / "train.csv", md5=md5(TRAIN), progress=False)
     assert dest.read_bytes() == TRAIN
     assert list(tmp_path.iterdir()) == [dest]
 
 
 def test_download_corrupted_file_is_refused_and_nothing_left(tmp_path, server):
     with pytest.raises(DataError, match=f"corrupted: md5 .*expected {md5(TEST)}"):
-        torchnlp.download(f"{server}/corrupt.csv", tmp_path / "test.csv", md5=md5(TEST), progress=False)
+        ag_news.download(f"{server}/corrupt.csv", tmp_path / "test.csv", md5=md5(TEST), progress=False)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_download_cut_mid_transfer_leaves_no_partial_file(tmp_path, server):
     with pytest.raises(DataError, match="nothing was saved|cut off"):
-        torchnlp.download(f"{server}/cut.csv", tmp_path / "train.csv", md5=md5(TRAIN), progress=False)
+        ag_news.download(f"{server}/cut.csv", tmp_path / "train.csv", md5=md5(TRAIN), progress=False)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_download_refused_connection_names_the_fix(tmp_path):
     with pytest.raises(DataError, match="AG_NEWS_MIRROR"):
-        torchnlp.download("http://127.0.0.1:9/train.csv", tmp_path / "train.csv", progress=False, timeout=5)
+        ag_news.download("http://127.0.0.1:9/train.csv", tmp_path / "train.csv", progress=False, timeout=5)
 
 
 def test_ensure_ag_news_downloads_verifies_and_writes_a_manifest(tmp_path, server, monkeypatch):
     monkeypatch.delenv("AG_NEWS_MIRROR", raising=False)
-    monkeypatch.setitem(torchnlp.AG_NEWS_MD5, "train.csv", md5(TRAIN))
-    monkeypatch.setitem(torchnlp.AG_NEWS_MD5, "test.csv", md5(TEST))
+    monkeypatch.setitem(ag_news.AG_NEWS_MD5, "train.csv", md5(TRAIN))
+    monkeypatch.setitem(ag_news.AG_NEWS_MD5, "test.csv", md5(TEST))
     urls = {"train.csv": f"{server}/train.csv", "test.csv": f"{server}/test.csv"}
     data_dir = torchnlp.ensure_ag_news(tmp_path / "data", urls=urls, progress=False)
     manifest = json.loads((data_dir / "manifest.json").read_text())
     assert manifest["name"] == "ag_news_official"
     train, test, classes, _ = torchnlp.load_dataset(data_dir, verbose=False)
-    assert (len(train), len(test), classes) == (200, 50, torchnlp.CLASSES)
+    assert (len(train), len(test), classes) == (200, 50, ag_news.CLASSES)
     # Later loads check the downloaded files against the manifest written beside them.
     (data_dir / "train.csv").write_bytes(TRAIN[:-1])
     with pytest.raises(DataError, match="train.csv is corrupted"):

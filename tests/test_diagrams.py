@@ -1,4 +1,4 @@
-"""diagrams.py: each function returns a figure that carries its labelled boxes."""
+"""course/diagrams.py: each function returns a figure that carries its labelled boxes."""
 import matplotlib
 
 matplotlib.use("Agg")
@@ -8,7 +8,7 @@ import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 
-import diagrams  # noqa: E402
+from course import diagrams  # noqa: E402
 
 
 def texts(fig):

@@ -1,15 +1,17 @@
-"""The exercises' self-checks (exercises.py): each accepts its reference solution (solutions/solutions.py),
+"""The exercises' self-checks (course/checks_*.py): each accepts its reference solution (solutions/solutions.py),
 calls a stub "not attempted", and rejects a typical wrong answer with the message that names the mistake.
 Also the quiz, and the assignment's reference solution (solutions/assignment.py) on a tiny slice."""
 import importlib.util
 import math
+import re
 
 import nbformat
 import pytest
 import torch
 
-import exercises
 import torchnlp
+from course import checkpoints, exercises
+from course.quiz import KEYS, Quiz, quiz
 
 solutions = exercises.load_solutions()
 
@@ -271,28 +273,42 @@ def test_checks_leave_the_random_state_alone():
 # --- quiz --------------------------------------------------------------------------------------------------
 
 def test_quiz(capsys):
-    quiz = exercises.Quiz()
-    assert 8 <= len(quiz) <= 12
+    quiz = Quiz()
+    assert 8 <= len(quiz)
     assert quiz.answer(1, None).status == "not attempted"
     assert capsys.readouterr().out == "Question 1: not answered yet.\n"
-    for number, question in enumerate(quiz.questions, start=1):
-        assert question.answer in question.options and len(question.options) >= 3
-        assert quiz.answer(number, question.answer.upper()).correct
-        wrong = next(key for key in question.options if key != question.answer)
+    for number, key in enumerate(quiz.keys, start=1):
+        assert key.answer in key.options and len(key.options) >= 3
+        assert quiz.answer(number, key.answer.upper()).correct
+        wrong = next(option for option in key.options if option != key.answer)
         assert quiz.answer(number, wrong).status == "wrong"
     assert "answer with one of" in quiz.answer(2, "z").message
-    assert f"({quiz.questions[3].answer})" in quiz.reveal(4).message
-    assert quiz.score([q.answer for q in quiz.questions]).message.endswith(f"{len(quiz)} right.")
+    assert f"({quiz.keys[3].answer})" in quiz.reveal(4).message
+    assert quiz.score([key.answer for key in quiz.keys]).message.endswith(f"{len(quiz)} right.")
     with pytest.raises(ValueError):
         quiz.answer(len(quiz) + 1, "a")
 
 
-def test_quiz_notebook_shows_every_question_once():
-    notebook = nbformat.read(torchnlp.ROOT / "notebooks" / "07_quiz.ipynb", as_version=4)
-    markdown = "\n".join(c.source for c in notebook.cells if c.cell_type == "markdown")
-    code = "\n".join(c.source for c in notebook.cells if c.cell_type == "code")
-    for number in range(1, len(exercises.quiz) + 1):
-        assert markdown.count(exercises.quiz.markdown(number)) == 1
+def quiz_questions(path, word):
+    """``{number: option letters}`` of the questions a quiz notebook shows ("**Question N.**", "* **(a)** ...")."""
+    notebook = nbformat.read(path, as_version=4)
+    questions = {}
+    for cell in notebook.cells:
+        heading = re.match(rf"\*\*{word} (\d+)\.\*\*", cell.source) if cell.cell_type == "markdown" else None
+        if heading:
+            number = int(heading.group(1))
+            assert number not in questions, f"{path.name}: question {number} is shown twice"
+            questions[number] = "".join(re.findall(r"^\* \*\*\(([a-z])\)\*\*", cell.source, re.MULTILINE))
+    return questions
+
+
+@pytest.mark.parametrize("edition, word", [("", "Question"), ("de", "Frage")])
+def test_quiz_notebook_shows_one_question_per_key_with_its_options(edition, word):
+    """The questions are content (notebook 07, translated with it); the key must fit them, in both editions."""
+    path = torchnlp.ROOT / "notebooks" / edition / "07_quiz.ipynb"
+    assert quiz_questions(path, word) == {number: key.options for number, key in enumerate(KEYS, start=1)}
+    code = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+    for number in range(1, len(quiz) + 1):
         assert f"quiz.answer({number}, " in code
 
 
@@ -343,7 +359,8 @@ def test_assignment_solution_on_a_tiny_slice(ag_news, tokenizer, tmp_path):
     config = torchnlp.TrainConfig(epochs=1, batch_size=16, lr=1e-3, save_every=100, report_freq=1)
     model = assignment.train_on_titles(train_features, tokenizer, config, per_class=12, model=tiny,
                                        checkpoint_dir=tmp_path / "ckpt", device="cpu", progress=False)
-    assert torchnlp.load_training_state(tmp_path / "ckpt")["step"] == 3  # 48 titles, batches of 16
+    state = checkpoints.load_state(torchnlp.latest_checkpoint(tmp_path / "ckpt"))
+    assert state["step"] == 3  # 48 titles, batches of 16
     accuracy = assignment.evaluate_titles(model, test_features, tokenizer.pad_token_id)
     assert isinstance(accuracy, float) and 0 <= accuracy <= 1
 

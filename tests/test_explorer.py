@@ -1,5 +1,6 @@
-"""explorer.py: extraction, selection, word pieces to words, views, the widget driven from code, the static
-fallback and the playground. Tiny random models with the real bert/ tokenizer; one test loads bert/ itself."""
+"""course/explorer.py and course/attention_views.py: extraction, selection, word pieces to words, views, the
+widget driven from code, the static fallback and the playground. Tiny random models with the real bert/
+tokenizer; one test loads bert/ itself."""
 import sys
 import types
 
@@ -9,8 +10,8 @@ import torch
 import torch.nn as nn
 from transformers import BertConfig, BertForSequenceClassification
 
-import explorer
 import torchnlp
+from course import explorer
 
 CLASSES = ["World", "Sports", "Business", "Sci/Tech"]
 TEXT = "Federer beats Nadal at Wimbledon. Fans cheered."

@@ -10,6 +10,7 @@ import torch
 
 import finetune
 import torchnlp
+from course import checkpoints
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -74,13 +75,13 @@ def test_torchrun_two_processes_share_data_average_gradients_and_resume(tiny_mod
     assert rank0["weights"] == rank1["weights"]
     # One checkpoint, written by rank 0, with the world size recorded.
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith("ckpt")] == ["ckpt-full"]
-    assert torchnlp.load_training_state(tmp_path / "ckpt-full")["world_size"] == 2
+    assert checkpoints.load_state(torchnlp.latest_checkpoint(tmp_path / "ckpt-full"))["world_size"] == 2
 
     # Interrupt at step 5 (the last checkpoint is step 3), then run the same command again: it resumes and
     # ends with the weights of the uninterrupted run.
     interrupted = torchrun(tmp_path / "cut", tmp_path / "ckpt-cut", tiny_model, "--interrupt-at-step", "5")
     assert "interrupted" in interrupted.stdout, interrupted.stderr[-3000:]
-    assert torchnlp.load_training_state(tmp_path / "ckpt-cut")["step"] == 3
+    assert checkpoints.load_state(torchnlp.latest_checkpoint(tmp_path / "ckpt-cut"))["step"] == 3
     resumed = torchrun(tmp_path / "cut", tmp_path / "ckpt-cut", tiny_model)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert resumed.stdout.count("resuming from") == 1  # rank 0 alone reports

@@ -7,6 +7,7 @@ Regenerate the README table with ``python tests/test_robustness.py``.
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -18,6 +19,8 @@ from transformers import BertConfig, BertForSequenceClassification
 
 import finetune
 import torchnlp
+from course import ag_news, checkpoints
+from course import bert as course_bert
 from torchnlp import CheckpointError, DataError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -293,7 +296,7 @@ def test_a_second_writer_is_refused_and_a_stale_lock_taken_over(features, tokeni
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         lock = tmp_path / "ckpt.lock"
-        lock.write_text(json.dumps({"pid": other.pid, "host": torchnlp.socket.gethostname(), "since": "now"}))
+        lock.write_text(json.dumps({"pid": other.pid, "host": socket.gethostname(), "since": "now"}))
         with pytest.raises(CheckpointError, match=f"in use by process {other.pid} on .*delete {lock}"):
             train(features, tokenizer, tmp_path / "ckpt")
         assert not (tmp_path / "ckpt").exists() and lock.exists()
@@ -316,21 +319,21 @@ def test_staging_is_unique_per_process_and_leaves_others_alone(finished, feature
     model = tiny_classifier()
     optimizer = torch.optim.AdamW(model.parameters())
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
-    saved = torchnlp.save_checkpoint(folder, model, tokenizer, optimizer, scheduler, {"step": 5, "total_steps": 5})
-    assert saved.name == "step-0000005" and torchnlp.verify_checkpoint(saved)["step"] == 5
+    saved = checkpoints.save_checkpoint(folder, model, tokenizer, optimizer, scheduler, {"step": 5, "total_steps": 5})
+    assert saved.name == "step-0000005" and checkpoints.verify_checkpoint(saved)["step"] == 5
     assert (theirs / "model.safetensors").read_bytes() == b"half"
     assert not (folder / f".staging-{os.getpid()}").exists()
-    assert [p.name for p in torchnlp._step_folders(folder)] == ["step-0000005", "step-0000004"]
+    assert [p.name for p in checkpoints.step_folders(folder)] == ["step-0000005", "step-0000004"]
 
 
 @covers("resume-other-settings")
 def test_resume_with_other_settings_lists_the_differences(finished, features, tokenizer, tmp_path):
     shutil.copytree(finished[0], tmp_path / "ckpt")
     other = torchnlp.TrainConfig(**{**CONFIG.__dict__, "lr": 2e-3, "seed": 4})
-    with pytest.raises(torchnlp.CheckpointMismatch) as error:
+    with pytest.raises(checkpoints.CheckpointMismatch) as error:
         train(features, tokenizer, tmp_path / "ckpt", config=other)
     assert "lr 0.001 in the checkpoint, 0.002 now; seed 3 in the checkpoint, 4 now." in str(error.value)
-    with pytest.raises(torchnlp.CheckpointMismatch, match="train_data '16 texts.*in the checkpoint, '15 texts"):
+    with pytest.raises(checkpoints.CheckpointMismatch, match="train_data '16 texts.*in the checkpoint, '15 texts"):
         train(features[:15], tokenizer, tmp_path / "ckpt")
 
 
@@ -397,7 +400,7 @@ def test_mirror_without_manifest_with_a_truncated_file_is_refused(source, tmp_pa
 @covers("mirror-unverified")
 def test_mirror_without_manifest_is_an_unverified_copy_in_words(source, tmp_path, monkeypatch, capsys):
     mirror = make_mirror(source, tmp_path / "mirror", manifest=False)
-    monkeypatch.setattr(torchnlp, "DATA_DIR", tmp_path / "data")
+    monkeypatch.setattr(ag_news, "DATA_DIR", tmp_path / "data")
     monkeypatch.setenv("AG_NEWS_MIRROR", str(mirror))
     torchnlp.provision()
     data_line = capsys.readouterr().out.splitlines()[0]
@@ -423,7 +426,7 @@ def test_an_interrupted_copy_leaves_nothing_and_the_next_run_copies_afresh(sourc
             torchnlp.ensure_ag_news(tmp_path / "data", mirror=mirror)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mirror"]  # no data/, no staging left
     data_dir = torchnlp.ensure_ag_news(tmp_path / "data", mirror=mirror)
-    assert torchnlp.verify_against_manifest(data_dir)["name"] == "ag_news_offline"
+    assert ag_news.verify_against_manifest(data_dir)["name"] == "ag_news_offline"
 
 
 @covers("partial-copy")
@@ -498,7 +501,7 @@ def test_finetune_verifies_bert_like_provisioning(tmp_path, monkeypatch, capsys,
     shutil.copytree(torchnlp.ensure_bert(), bert)
     truncate(bert / "model.safetensors")
     monkeypatch.delenv("BERT_MODEL", raising=False)
-    monkeypatch.setattr(torchnlp, "BERT_DIR", bert)
+    monkeypatch.setattr(course_bert, "BERT_DIR", bert)
     code, err = run_script(["--checkpoint-dir", str(tmp_path / "ckpt")], capsys)
     assert code == 1 and err.startswith("finetune.py: error: ") and "model.safetensors is corrupted" in err
     # Any other folder: the safetensors header is read before training.

@@ -15,7 +15,7 @@ def test_vocab_reserves_pad_and_unk_and_orders_by_frequency_then_token():
     assert vocab.get_itos() == ["<pad>", "<unk>", "a", "c", "b"]
     assert (vocab["<pad>"], vocab["<unk>"], vocab["a"], vocab["never-seen"]) == (0, 1, 2, 1)
     assert vocab.lookup_tokens([2, 4, 1]) == ["a", "b", "<unk>"]
-    assert vocab.get_stoi()["c"] == 3 and len(vocab) == 5
+    assert vocab["c"] == 3 and len(vocab) == 5
 
 
 def test_min_freq_drops_rare_tokens_and_ngrams_add_bigrams():

@@ -3,6 +3,7 @@ import torch
 from transformers import BertConfig, BertForSequenceClassification
 
 import torchnlp
+from course import checkpoints
 
 
 def tiny_bert():
@@ -49,7 +50,7 @@ def test_interrupted_run_resumes_to_the_same_weights(tmp_path, features, tokeniz
         interrupt_at(patch, 18)
         with pytest.raises(KeyboardInterrupt):
             train(features, tmp_path / "interrupted", tokenizer)
-    state = torchnlp.load_training_state(tmp_path / "interrupted")
+    state = checkpoints.load_state(torchnlp.latest_checkpoint(tmp_path / "interrupted"))
     assert state["step"] == 15  # the last checkpoint before the interrupt: at most save_every steps lost
 
     resumed, history = train(features, tmp_path / "interrupted", tokenizer)
@@ -82,7 +83,7 @@ def test_a_finished_run_only_loads(tmp_path, features, tokenizer):
 def test_resuming_with_other_settings_is_refused(tmp_path, features, tokenizer):
     train(features, tmp_path / "ckpt", tokenizer)
     other = torchnlp.TrainConfig(**{**CONFIG.__dict__, "lr": 2e-3})
-    with pytest.raises(torchnlp.CheckpointMismatch, match="delete it to start afresh"):
+    with pytest.raises(checkpoints.CheckpointMismatch, match="delete it to start afresh"):
         train(features, tmp_path / "ckpt", tokenizer, other)
 
 

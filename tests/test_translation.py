@@ -10,19 +10,20 @@ from pathlib import Path
 import nbformat
 import pytest
 
-import i18n
+from course import i18n
 
 ROOT = Path(__file__).resolve().parent.parent
 spec = importlib.util.spec_from_file_location("translate", ROOT / "tools" / "translate.py")
 translate = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(translate)
 NOTEBOOKS = translate.english_notebooks()
-MODULES = [ROOT / name for name in ("torchnlp.py", "exercises.py", "diagrams.py", "explorer.py")]
+MODULES = [ROOT / "torchnlp.py", *sorted((ROOT / "course").glob("*.py"))]
 # Functions whose first argument is a text shown to a learner: tr() translates it where it is shown; N_() only
-# marks a text kept in a table (exercises.py), which exercises._shown translates when it is shown.
+# marks a text kept in a table (the checks' titles, the quiz's explanations), which course/feedback.py's _shown
+# translates when it is shown.
 TEXT_FUNCTIONS = {"tr", "N_"}
 # The one place where tr() gets a variable: the texts it gets were marked with N_() where they were stored.
-TRANSLATES_MARKED_TEXTS = {("exercises.py", "_shown")}
+TRANSLATES_MARKED_TEXTS = {("feedback.py", "_shown")}
 GERMAN = ROOT / "i18n" / "de"
 
 
@@ -230,7 +231,8 @@ def test_german_texts_use_the_glossary_terms():
 
 
 def test_feedback_and_quiz_speak_german(monkeypatch, capsys):
-    import exercises
+    from course import exercises, feedback
+    from course.quiz import quiz
 
     def stub(*args):
         raise NotImplementedError
@@ -239,17 +241,6 @@ def test_feedback_and_quiz_speak_german(monkeypatch, capsys):
     english = exercises.check_masked_softmax(stub).message
     monkeypatch.setenv("COURSE_LANG", "de")
     german = exercises.check_masked_softmax(stub).message
-    assert german != english and i18n.tr(exercises.STUB) in german
-    assert exercises.quiz.answer(1, None).message != "Question 1: not answered yet."
+    assert german != english and i18n.tr(feedback.STUB) in german
+    assert quiz.answer(1, None).message != "Question 1: not answered yet."
     capsys.readouterr()
-
-
-def test_german_quiz_notebook_shows_the_quiz_questions(monkeypatch):
-    """The German 07 shows each question exactly as exercises.quiz.markdown gives it in German."""
-    import exercises
-
-    monkeypatch.setenv("COURSE_LANG", "de")
-    notebook = nbformat.read(ROOT / "notebooks" / "de" / "07_quiz.ipynb", as_version=4)
-    markdown = "\n".join(c.source for c in notebook.cells if c.cell_type == "markdown")
-    for number in range(1, len(exercises.quiz) + 1):
-        assert markdown.count(exercises.quiz.markdown(number)) == 1, f"question {number}"

@@ -6,9 +6,10 @@
 
 `annotate` derives every cell's slide type from rules (headings start slides, set-up and self-checks are
 skipped, a slide that would grow taller than SLIDE_LINES is continued on a subslide), a small override table
-keyed by cell id, and the speaker notes in NOTES, which it inserts as "notes" cells with ids "sl-...". It
-changes nothing but `metadata.slideshow` (and its own notes cells), so it can be rerun at any time: cells
-added later by others get a slide type from the same rules, and a second run changes nothing.
+keyed by cell id. The speaker notes are markdown cells of the notebooks themselves (ids "sl-...", or any cell
+given the slide type "notes" in JupyterLab), translated with the rest of the notebook; `annotate` keeps them
+"notes". It changes nothing but `metadata.slideshow`, so it can be rerun at any time: cells added later by
+others get a slide type from the same rules, and a second run changes nothing.
 
 `build` exports one reveal.js deck per notebook from the stored outputs, for reading from the file system:
 reveal.js, require.js, jQuery and MathJax come from a local copy (`make slides` installs it with npm) and
@@ -84,143 +85,6 @@ TALL_CELLS = {
         "rv-06-summary": "the course's closing summary: one list, read as a whole",
     },
 }
-
-# Speaker notes: {notebook: [(cell id to follow, note id, text)]}. A note is inserted after its cell the
-# first time; later runs only refresh its text.
-NOTES = {
-    "00_ag_news": [
-        ("c00", "sl-00-intro", """\
-**Time:** about 15 minutes (the notebook runs in about 10 s; run it live).
-
-Say: every later notebook uses this data, so we look at it before any model does.
-Ask the room: *what accuracy does a model get that always answers "Sports"?* (25%, the test split is
-balanced; keep the number on the board, notebooks 02 and 06 beat it by far.)"""),
-        ("c08", "sl-00-examples", """\
-Read two or three examples aloud and let the room guess the class before you show it.
-Ask: *which of these could a person get wrong?* Business vs Sci/Tech is the usual answer, and notebook
-06's confusion matrix shows the same."""),
-        ("c15", "sl-00-unk", """\
-Ask: *why build the vocabulary from the training split only?* (Words from the test split would leak
-into the model.) A common mistake is to build it from both splits; the `<unk>` share printed above
-only makes sense because the test split was left out."""),
-        ("c18", "sl-00-close", """\
-Ask: *which layout suits a GRU, which suits `nn.EmbeddingBag`?* Then move on to 01."""),
-    ],
-    "01_attention": [
-        ("c00", "sl-01-intro", """\
-**Time:** about 35 minutes. The two training cells take about 2 minutes on 2 cores (`COURSE_QUICK=1`: well
-under a minute); start it early and explain the decoder while it runs, or show the stored outputs.
-
-Ask the room first: *how much can one vector of 128 numbers remember about a string of 30 random
-digits?*"""),
-        ("c05", "sl-01-batch", """\
-Point at `<bos>` and the shifted target: teacher forcing. A common mistake is to feed the decoder the
-unshifted target, so it learns to copy its input token; the loss then falls to near zero and greedy
-decoding fails."""),
-        ("c11", "sl-01-mask", """\
-The third row has no valid position: a naive `masked_fill(-inf)` softmax gives NaN there, and one NaN
-poisons the whole batch's gradient. Ask: *when does a row with no valid position happen in practice?*
-(An empty input, or padding a batch to a fixed size.)"""),
-        ("c15", "sl-01-training", """\
-**While this cell runs** (about 2 minutes in full mode): go through the decoder's `step` once more, or
-ask the room to predict the accuracy of each model at length 8 and at length 30 and write the guesses
-down; the next slides check them."""),
-        ("c23", "sl-01-bottleneck", """\
-Compare the guesses from the room with the plot. Ask: *why does the model without attention still do
-well on short strings?* (Eight digits fit into 128 numbers.)"""),
-        ("c25", "sl-01-close", """\
-Ask: *what in these models is still sequential?* (Both GRUs.) That is the bridge to notebook 02."""),
-    ],
-    "02_transformer": [
-        ("c00", "sl-02-intro", """\
-**Time:** about 40 minutes; the notebook runs in about 70 s, so run it live. The classifier training
-takes most of that; in quick mode (`COURSE_QUICK=1`) it is a few seconds but the accuracies are lower."""),
-        ("c04", "sl-02-shift", """\
-Ask: *why not just add the position number itself to the embedding?* (It grows without bound and
-swamps the embedding; the sines stay in [-1, 1] and make a shift a fixed rotation.)"""),
-        ("c09", "sl-02-scale", """\
-Let the room predict the first column before revealing it: the spread of the unscaled scores grows
-like $\\sqrt{d_k}$. Forgetting the scale is a common mistake in a hand-written attention: it trains, but
-slower, because the softmax saturates."""),
-        ("c13", "sl-02-mha", """\
-PyTorch's `key_padding_mask` marks positions to *ignore* (True = padding), the opposite of an attention
-mask of 1s for real tokens: passing one where the other is expected is a classic silent bug."""),
-        ("c17", "sl-02-quadratic", """\
-Ask: *at what length would you expect the lines to cross on a GPU?* (Much later: attention's matrix
-products parallelise, the GRU's steps do not.)"""),
-        ("c24", "sl-02-ranking", """\
-The bag of embeddings wins. Ask the room why before you read the explanation: most expect the
-Transformer to win. The answer (too little data to learn attention from scratch) motivates BERT."""),
-    ],
-    "03_bert_tokenization": [
-        ("c00", "sl-03-intro", """\
-**Time:** about 25 minutes; the notebook runs in a few seconds, so run it live and let the room
-suggest sentences to tokenize (edit the cells)."""),
-        ("c06", "sl-03-pieces", """\
-Ask: *how many tokens will "unbelievably" be?* Try the room's words live with
-`tokenizer.tokenize(...)`."""),
-        ("c08", "sl-03-pad", """\
-A common mistake: writing `0` for padding in a collate. It works for this vocabulary by coincidence;
-ask for `tokenizer.pad_token_id`."""),
-        ("c16", "sl-03-maxlen", """\
-Ask: *what do we lose at 64, what do we pay at 256?* The choice of `MAX_SEQ_LEN` is a cost/coverage
-trade-off that the histogram decides."""),
-    ],
-    "04_padding_collation": [
-        ("c00", "sl-04-intro", """\
-**Time:** about 30 minutes; the notebook runs in about 80 s (the timing cell takes most of it: show
-its stored output, or run in quick mode)."""),
-        ("c04", "sl-04-predict", """\
-Ask the room before running: *will the short headline get the same logits alone and in a batch?*
-Most say yes. The next cell shows they differ: this is the bug in the lesson's `pad_bert`."""),
-        ("c08", "sl-04-mask", """\
-The mistake this notebook exposes: a collate that pads but returns no `attention_mask`. Nothing
-crashes; the predictions just depend on the batch."""),
-        ("c16", "sl-04-timing", """\
-**While the timing cell runs** (about 70 s in full mode): ask the room to rank the three strategies by
-time and to guess by how much bucketing wins."""),
-    ],
-    "05_fine_tuning": [
-        ("c00", "sl-05-intro", """\
-**Time:** about 35 minutes of talk; the full training takes **about 6.5 minutes on 2 cores** (up to 10 on
-a slower laptop). Do not start it cold in class: run the notebook the night before (see TEACHING.md)
-so that the training cell only loads the finished checkpoint, or run it with `COURSE_QUICK=1` (about 2
-minutes, lower accuracy)."""),
-        ("c07", "sl-05-head", """\
-Ask: *which weights are new, and why does a few minutes of training suffice?* (Only the head, 1,540
-weights; the encoder is pre-trained.) The `MISSING` keys in the load report are expected, not an
-error."""),
-        ("c09", "sl-05-budget", """\
-A common mistake is a learning rate of 1e-3 (a from-scratch value): the pre-trained weights are
-destroyed within an epoch and accuracy stays near 25%."""),
-        ("c12", "sl-05-training", """\
-**While this cell runs** (if you run it in full): about 0.4 s a step, 879 steps (388 s in the stored
-run). Interrupt it after a minute (stop button) and run it again to show the resume from the last
-checkpoint; meanwhile walk through the checkpoint folder and the `torchrun` commands at the end of the
-notebook, and ask the room what `training_state.pt` must hold for an exact resume (optimizer, scheduler,
-step, random state)."""),
-        ("c16", "sl-05-curves", """\
-Ask: *the training loss keeps falling; does the model keep getting better?* (Not on the test split:
-notebook 06 measures that.)"""),
-    ],
-    "06_evaluation": [
-        ("c00", "sl-06-intro", """\
-**Time:** about 35 minutes; the notebook runs in about 30 s once notebook 05's checkpoint exists. It
-needs the checkpoint of the same mode (`COURSE_QUICK` set or not)."""),
-        ("c11", "sl-06-confusion", """\
-Ask before revealing: *which two classes get confused most?* Compare with the guesses from notebook
-00."""),
-        ("c13", "sl-06-noise", """\
-Let the room read the confident mistakes and vote: model right or label right? The lesson: label noise
-caps every model's accuracy on this split."""),
-        ("c14", "sl-06-headlines", """\
-Take headlines from the room (today's news) and run the cell live."""),
-        ("c17", "sl-06-baseline", """\
-Ask: *is 0.91 good?* Only against a baseline: TF-IDF with logistic regression gets 0.876 in seconds.
-A common mistake is to report an accuracy without one."""),
-    ],
-}
-
 
 # --- rules --------------------------------------------------------------------------------------------
 
@@ -313,7 +177,7 @@ def planned_types(notebook, name):
     types, height, previous_shown = [], 0.0, None
     for index, cell in enumerate(notebook.cells):
         cell_id = cell.get("id", "")
-        if cell_id.startswith("sl-"):
+        if cell_id.startswith("sl-") or slide_type(cell) == "notes":  # a speaker note
             types.append("notes")
             continue
         if cell_id in overrides:
@@ -350,34 +214,11 @@ def planned_types(notebook, name):
     return types
 
 
-def _note_cell(note_id, text):
-    cell = nbformat.v4.new_markdown_cell(text)
-    cell["id"] = note_id
-    cell["metadata"]["slideshow"] = {"slide_type": "notes"}
-    return cell
-
-
 def annotate(path):
-    """Set the slide types of one notebook and insert or refresh its notes; return the cells changed."""
+    """Set the slide types of one notebook; return the number of cells changed."""
     notebook = nbformat.read(path, as_version=4)
     name = Path(path).stem
     changed = 0
-    ids = {cell.get("id") for cell in notebook.cells}
-    for anchor, note_id, text in NOTES.get(name, []):
-        if note_id in ids:
-            cell = next(c for c in notebook.cells if c.get("id") == note_id)
-            if cell.source != text:
-                cell.source = text
-                changed += 1
-            continue
-        position = next((i for i, c in enumerate(notebook.cells) if c.get("id") == anchor), None)
-        if position is None:
-            print(f"{name}: note {note_id} not added, cell {anchor} is gone", file=sys.stderr)
-            continue
-        while position + 1 < len(notebook.cells) and notebook.cells[position + 1].get("id", "").startswith("sl-"):
-            position += 1
-        notebook.cells.insert(position + 1, _note_cell(note_id, text))
-        changed += 1
     for cell, kind in zip(notebook.cells, planned_types(notebook, name)):
         if slide_type(cell) != kind:
             cell.setdefault("metadata", {}).setdefault("slideshow", {})["slide_type"] = kind
@@ -427,8 +268,6 @@ def check(path):
         if height > SLIDE_LINES and not (len(cells) == 1 and cells[0].get("id") in tall):
             problems.append(f"{name}: the slide from cell {cells[0].get('id')} is {height:.0f} lines tall "
                             f"(at most {SLIDE_LINES}): {[c.get('id') for c in cells]}")
-    if not any(slide_type(c) == "notes" for c in notebook.cells) and name in NOTES:
-        problems.append(f"{name}: the speaker notes are missing (run tools/slides.py annotate)")
     return problems
 
 

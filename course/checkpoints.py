@@ -1,0 +1,329 @@
+"""Fine-tuning checkpoints: the course's mark on a checkpoint folder, the lock that keeps one writer, saving a
+checkpoint atomically with its checksums, verifying and finding the newest sound one, what identifies a run
+(so that a resume matches it), and loading a fine-tuned model back."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import socket
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from course.bert import BERT_DIR, BERT_SHA256
+from course.files import ROOT, DataError, RecordError, file_digest, fsync, verify_record, write_record
+from course.heads import classifier_class
+
+CHECKPOINT_DIR = ROOT / "checkpoints"
+
+
+class CheckpointError(DataError):
+    """A fine-tuning checkpoint is damaged, in use, or its folder is not the course's; the message says what to do."""
+
+
+class CheckpointMismatch(CheckpointError):
+    """A checkpoint was written by a run with other settings, data or model than the one asked to resume it."""
+
+
+#: The course's mark on a checkpoint folder: only folders holding it are ever written into or cleaned up.
+CHECKPOINT_MARKER = "course-checkpoint.json"
+#: Each saved checkpoint (a ``step-NNNNNNN`` folder) records the sha256 of every file in it here.
+CHECKSUMS = "checksums.json"
+
+
+def step_folders(checkpoint_dir):
+    """The saved checkpoints in ``checkpoint_dir``, newest first."""
+    folder = Path(checkpoint_dir)
+    if not folder.is_dir():
+        return []
+    steps = [p for p in folder.iterdir() if p.is_dir() and p.name.startswith("step-") and p.name[5:].isdigit()]
+    return sorted(steps, key=lambda p: int(p.name[5:]), reverse=True)
+
+
+def _probe_writable(folder, what):
+    try:
+        fd, name = tempfile.mkstemp(prefix=".write-test-", dir=folder)
+        os.close(fd)
+        os.unlink(name)
+    except OSError as error:
+        raise CheckpointError(f"{what}: {folder} is not writable ({error.strerror or error}). Choose a folder you "
+                              "can write to; nothing was trained.") from None
+
+
+def check_writable_folder(folder, what):
+    """``folder`` exists as a writable folder, or can be created: else ``CheckpointError`` (nothing changes)."""
+    folder = Path(folder)
+    if folder.exists() or folder.is_symlink():
+        if not folder.is_dir():
+            raise CheckpointError(f"{what}: {folder} is a file, not a folder (it was left untouched). Name a folder.")
+        _probe_writable(folder, what)
+        return
+    ancestor = folder.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise CheckpointError(f"{what}: {folder} cannot be created, {ancestor} is a file. Name another folder.")
+    _probe_writable(ancestor, f"{what}: {folder} cannot be created")
+
+
+def check_checkpoint_dir(checkpoint_dir):
+    """Refuse, before anything trains, a checkpoint location that would cost the user a file or a run: a file,
+    a non-empty folder the course did not create (no ``course-checkpoint.json``), or one that is not writable."""
+    folder = Path(checkpoint_dir)
+    if folder.exists() and not folder.is_dir():
+        raise CheckpointError(f"{folder} is a file, not a checkpoint folder; it was left untouched. Name a new "
+                              "folder for the checkpoints (or move the file away yourself).")
+    if folder.is_dir() and any(folder.iterdir()) and not (folder / CHECKPOINT_MARKER).is_file():
+        if (folder / "training_state.pt").exists():
+            raise CheckpointError(f"{folder} holds a checkpoint written by an earlier version of the course, without "
+                                  f"checksums: delete {folder} to start afresh, or name another folder.")
+        raise CheckpointError(f"{folder} is not empty and is not a course checkpoint folder (it has no "
+                              f"{CHECKPOINT_MARKER}); nothing in it was touched. Name a new or empty folder.")
+    check_writable_folder(folder, "checkpoint folder")
+
+
+class CheckpointLock:
+    """A lock file beside the checkpoint folder (``<folder>.lock``) holding the writer's pid and host.
+
+    A second writer is refused with a message naming the first; a lock whose process is gone (same host, pid
+    not running) is taken over.
+    """
+
+    def __init__(self, checkpoint_dir):
+        self.checkpoint_dir = Path(checkpoint_dir)
+        self.path = self.checkpoint_dir.with_name(self.checkpoint_dir.name + ".lock")
+        self.owner = {"pid": os.getpid(), "host": socket.gethostname(),
+                      "since": time.strftime("%Y-%m-%d %H:%M:%S"), "folder": str(self.checkpoint_dir)}
+
+    def _read(self):
+        try:
+            owner = json.loads(self.path.read_text(encoding="utf-8"))
+            return owner if isinstance(owner.get("pid"), int) and isinstance(owner.get("host"), str) else None
+        except (OSError, ValueError, AttributeError):
+            return None
+
+    def acquire(self, log=print):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(3):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                other = self._read()
+                if other is None:
+                    raise CheckpointError(
+                        f"{self.checkpoint_dir} is locked by {self.path}, which names no process (it may be being "
+                        f"written right now). If no training is running into {self.checkpoint_dir}, delete "
+                        f"{self.path}.") from None
+                if other["host"] == self.owner["host"] and (other["pid"] == self.owner["pid"]
+                                                            or not _pid_alive(other["pid"])):
+                    log(f"note: taking over the lock {self.path} of process {other['pid']}, which is not running")
+                    self.path.unlink(missing_ok=True)
+                    continue
+                raise CheckpointError(
+                    f"{self.checkpoint_dir} is in use by process {other['pid']} on {other['host']} (since "
+                    f"{other.get('since', '?')}), which is training into it; two writers would spoil each other's "
+                    f"checkpoints. Wait for it to finish or stop it, or name another checkpoint folder; if that "
+                    f"process no longer runs, delete {self.path}.") from None
+            with os.fdopen(fd, "w") as f:
+                f.write(json.dumps(self.owner) + "\n")
+            return self
+        raise CheckpointError(f"could not take the lock {self.path}: another process keeps taking it; try again.")
+
+    def release(self):
+        if (self._read() or {}).get("pid") == self.owner["pid"]:
+            self.path.unlink(missing_ok=True)
+
+
+def _pid_alive(pid):
+    if os.name == "nt":
+        return True  # no safe probe there: the message says to delete the lock if the process is gone
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, owned by someone else
+    return True
+
+
+def verify_checkpoint(folder):
+    """Check one saved checkpoint against its ``checksums.json``; return the record or raise ``CheckpointError``
+    naming the folder and the file at fault (the caller adds the fix)."""
+    folder = Path(folder)
+    try:
+        return verify_record(folder, CHECKSUMS)
+    except RecordError as problem:
+        if problem.kind == "absent":
+            message = f"{folder} is incomplete: it has no {CHECKSUMS} (it was cut off while written)"
+        elif problem.kind == "mismatch":
+            message = (f"{problem.path} is damaged: sha256 {problem.actual[:16]}..., recorded "
+                       f"{problem.expected[:16]}... ({problem.path.stat().st_size:,} bytes, "
+                       f"{problem.recorded_bytes!r} recorded)")
+        else:  # the record does not read, or a file it lists is missing or unreadable
+            message = f"{problem.path} is unreadable ({problem.detail})"
+        raise CheckpointError(message) from None
+
+
+def _mark_folder(checkpoint_dir):
+    marker = checkpoint_dir / CHECKPOINT_MARKER
+    if not marker.exists():
+        marker.write_text(json.dumps({"written_by": "torchnlp.fine_tune (Attention & Transformers course)",
+                                      "format": 2}, indent=2) + "\n")
+
+
+def _save_model(model, folder):
+    from transformers.utils import logging as transformers_logging
+
+    bars = transformers_logging.is_progress_bar_enabled()
+    transformers_logging.disable_progress_bar()  # one bar per save would bury the training bar
+    try:
+        model.save_pretrained(folder)  # safetensors
+    finally:
+        if bars:
+            transformers_logging.enable_progress_bar()
+
+
+def _check_read_back(staging):
+    import zipfile
+
+    try:  # torch.save writes a zip with a CRC per record: read back, it proves the bytes on disk are whole
+        with zipfile.ZipFile(staging / "training_state.pt") as archive:
+            bad = archive.testzip()
+    except (OSError, zipfile.BadZipFile) as error:
+        bad = str(error)
+    if bad:
+        raise CheckpointError(f"{staging / 'training_state.pt'} did not read back whole ({bad}); the disk may be "
+                              "full or failing. The previous checkpoint was kept.")
+
+
+def save_checkpoint(checkpoint_dir, model, tokenizer, optimizer, scheduler, state, keep=2):
+    """Write weights and tokenizer (``save_pretrained``, safetensors) and the training state as one checkpoint,
+    ``checkpoint_dir/step-NNNNNNN``.
+
+    Written into a staging folder unique to this process, with the sha256 of every file recorded and checked,
+    then renamed into place; only then are older checkpoints removed, keeping the ``keep`` newest, so a
+    damaged newest checkpoint always has a complete one before it. Returns the new checkpoint's folder.
+    """
+    checkpoint_dir = Path(checkpoint_dir)
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    _mark_folder(checkpoint_dir)
+    staging = checkpoint_dir / f".staging-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    _save_model(model, staging)
+    if tokenizer is not None:
+        tokenizer.save_pretrained(staging)
+    torch.save({**state, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()},
+               staging / "training_state.pt")
+    names = [str(path.relative_to(staging)) for path in sorted(p for p in staging.rglob("*") if p.is_file())]
+    for name in names:
+        fsync(staging / name)
+    fsync(write_record(staging, names, CHECKSUMS, step=state["step"]))
+    _check_read_back(staging)
+    final = checkpoint_dir / f"step-{state['step']:07d}"
+    if final.exists():
+        shutil.rmtree(final)  # a damaged checkpoint of the same step, which this run replaced
+    os.rename(staging, final)
+    for old in step_folders(checkpoint_dir)[keep:]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def load_state(folder):
+    """The training state (``training_state.pt``) of a verified checkpoint folder."""
+    try:
+        return torch.load(Path(folder) / "training_state.pt", weights_only=True)
+    except Exception as error:  # verified, so only a change since, or a foreign file, gets here
+        raise CheckpointError(f"{Path(folder) / 'training_state.pt'} is unreadable ({type(error).__name__})") \
+            from None
+
+
+def latest_checkpoint(checkpoint_dir, log=None):
+    """The newest checkpoint in ``checkpoint_dir`` that passes its checksums, or None if there is none.
+
+    A damaged newer one is reported through ``log`` and skipped (training resumes from the previous one); if
+    ``log`` is None it raises ``CheckpointError`` instead. If every one is damaged, ``CheckpointError``.
+    """
+    checkpoint_dir = Path(checkpoint_dir)
+    folders = step_folders(checkpoint_dir)
+    for i, folder in enumerate(folders):
+        try:
+            verify_checkpoint(folder)
+            return folder
+        except CheckpointError as error:
+            if log is None or i + 1 == len(folders):
+                previous = f" from the previous checkpoint ({folders[i + 1].name})" if i + 1 < len(folders) else ""
+                raise CheckpointError(
+                    f"{error}. The newest checkpoint in {checkpoint_dir} is damaged: run the training again with "
+                    f"the same settings (notebook 05 or finetune.py), which resumes{previous or ' afresh'} and "
+                    f"rewrites it; or delete {checkpoint_dir} to start afresh.") from None
+            log(f"warning: {error}; resuming from the previous checkpoint, {folders[i + 1].name}, instead "
+                "(at most one save interval of training is repeated)")
+    return None
+
+
+def run_identity(model, train_features):
+    """What defines a run besides its ``TrainConfig``: the model's weights, its head, and the training data
+    (a fingerprint of the tokenized features, so the data variant, a train limit, the max length and the
+    tokenizer are all in it). A resume must match all of it."""
+    name = str(getattr(model.config, "_name_or_path", "") or "")
+    weights = Path(name).expanduser() / "model.safetensors" if name else None
+    if weights is not None and weights.is_file():
+        known = weights.resolve() == (BERT_DIR / "model.safetensors").resolve()
+        model_id = "sha256 " + (BERT_SHA256["model.safetensors"] if known else file_digest(weights))
+    else:
+        model_id = name or "built in memory"
+    digest = hashlib.sha256()
+    for feature in train_features:
+        digest.update(repr((list(feature["input_ids"]), feature.get("labels"))).encode())
+    return {"model": model_id, "head": f"{type(model).__name__}, {model.config.num_labels} labels",
+            "train_data": f"{len(train_features):,} texts, sha256 {digest.hexdigest()}"}
+
+
+def _short(value):
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def settings_differences(state, config, world, run):
+    saved = {**state.get("config", {}), "processes": state.get("world_size"), **state.get("run", {})}
+    now = {**asdict(config), "processes": world, **run}
+    return [f"{key} {_short(saved.get(key))} in the checkpoint, {_short(now.get(key))} now"
+            for key in sorted(set(saved) | set(now)) if saved.get(key) != now.get(key)]
+
+
+def load_fine_tuned(checkpoint_dir):
+    """The model, tokenizer and training state of the newest checkpoint ``fine_tune`` saved in ``checkpoint_dir``.
+
+    Every file is checked against its recorded sha256 first; a damaged or unreadable one raises
+    ``CheckpointError`` naming the folder, the file and the fix.
+    """
+    from transformers import AutoTokenizer
+
+    checkpoint_dir = Path(checkpoint_dir)
+    if checkpoint_dir.is_dir() and (checkpoint_dir / "training_state.pt").exists() \
+            and not (checkpoint_dir / CHECKPOINT_MARKER).exists():
+        raise CheckpointError(f"{checkpoint_dir} holds a checkpoint written by an earlier version of the course, "
+                              "without checksums: run notebooks/05_fine_tuning.ipynb again (after deleting "
+                              f"{checkpoint_dir}), or finetune.py with --checkpoint-dir.")
+    folder = latest_checkpoint(checkpoint_dir)
+    if folder is None:
+        raise DataError(f"no fine-tuned checkpoint in {checkpoint_dir}: run notebooks/05_fine_tuning.ipynb "
+                        "first (with the same COURSE_QUICK setting), or finetune.py with --checkpoint-dir.")
+    state = load_state(folder)
+    if state["step"] < state["total_steps"]:
+        print(f"note: training stopped at step {state['step']} of {state['total_steps']}; "
+              "run notebook 05 again to finish it")
+    try:
+        model = classifier_class(folder).from_pretrained(folder)
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+    except Exception as error:  # verified files that still do not load: written by another version, say
+        raise CheckpointError(f"{folder} passed its checksums but does not load ({type(error).__name__}: {error}); "
+                              f"delete {checkpoint_dir} and train again.") from None
+    return model, tokenizer, state
+
+
