@@ -40,29 +40,37 @@ def copy_course(tmp_path):
 
 
 def change_first_traced_number(path):
-    """Change one digit of a number in a markdown cell that traces today; returns (cell index, old, new)."""
+    """Change the last digit of a decimal in a markdown cell that traces today, to a digit with which it no longer
+    traces; returns (cell index, old, new)."""
     notebook = json.loads(path.read_text(encoding="utf-8"))
+    german = path.parent.name == "de"
     candidates = prose_numbers.output_values(prose_numbers.notebook_outputs(notebook))
     for index, cell in enumerate(notebook["cells"]):
         if cell["cell_type"] != "markdown":
             continue
-        for number, _ in prose_numbers.prose_numbers("".join(cell["source"]), german=path.parent.name == "de"):
-            if "." in number.text and prose_numbers.traces(number, candidates):
-                digits = number.text.rstrip("%")
-                changed = digits[:-1] + str((int(digits[-1]) + 5) % 10)
-                source = "".join(cell["source"]).replace(digits, changed, 1)
-                cell["source"] = source.splitlines(keepends=True)
-                path.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-                return index, digits, changed
+        source = "".join(cell["source"])
+        for number, _ in prose_numbers.prose_numbers(source, german):
+            if not ("." in number.text and prose_numbers.traces(number, candidates)):
+                continue
+            digits = number.text.rstrip("%")
+            for digit in "0123456789":
+                changed = digits[:-1] + digit
+                [(new, _)] = list(prose_numbers.prose_numbers(f"it got {changed} here", german))
+                if not prose_numbers.traces(new, candidates):
+                    cell["source"] = source.replace(digits, changed, 1).splitlines(keepends=True)
+                    path.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+                    return index, digits, changed
     raise AssertionError(f"{path.name}: no traceable decimal in its prose to change")
 
 
-def test_one_changed_number_fails_with_notebook_cell_and_number(tmp_path):
+@pytest.mark.parametrize("notebook", ["notebooks/06_evaluation.ipynb", "notebooks/de/06_evaluation.ipynb"])
+def test_one_changed_number_fails_with_notebook_cell_and_number(tmp_path, notebook):
     root = copy_course(tmp_path)
     assert not [f for f in prose_numbers.check_all(root) if (f.where.split(" ")[0], f.text) not in AWAITING_RERUN]
-    index, old, new = change_first_traced_number(root / "notebooks" / "06_evaluation.ipynb")
+    index, old, new = change_first_traced_number(root / notebook)
     findings = [f for f in prose_numbers.check_all(root) if (f.where.split(" ")[0], f.text) not in AWAITING_RERUN]
-    assert [(f.where, f.text) for f in findings] == [(f"notebooks/06_evaluation.ipynb cell {index}", new)], old
+    reported_as = notebook.replace("notebooks/de/", "de/")  # how findings name the German edition
+    assert [(f.where, f.text) for f in findings] == [(f"{reported_as} cell {index}", new)], old
 
 
 @pytest.mark.parametrize("written, german, output, expected", [
@@ -100,5 +108,11 @@ def test_guide_blocks_use_the_notebooks_they_name():
 
 def test_facts_are_each_listed_once_with_a_source():
     facts = prose_numbers.load_facts()
-    assert all(source for _, source in facts.values())
-    assert all(isinstance(value, Decimal) for value, _ in facts.values())
+    assert all(source for _, source, _ in facts.values())
+    assert all(isinstance(value, Decimal) for value, _, _ in facts.values())
+
+
+def test_a_scoped_fact_holds_only_where_it_is_scoped():
+    facts = {"0.4": (Decimal("0.4"), "DistilBERT", frozenset({"03"}))}
+    assert prose_numbers.fact_values(facts, {"03"}) == {Decimal("0.4")}
+    assert prose_numbers.fact_values(facts, {"05"}) == set()

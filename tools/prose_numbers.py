@@ -7,14 +7,16 @@ A number there is traceable when
 
 (a) it rounds from a number in the stored outputs of the same notebook (the German notebook: its own outputs).
     A guide (TEACHING*.md, README*.md) talks about the notebooks it names: each block of a guide (a paragraph,
-    a list item, a table row) is checked against the outputs of the notebooks the block names, and if it
+    a list item, a table row) is checked against the outputs of the notebooks the block names (in either
+    edition: a guide describes both), and if it
     names none, those its section heading names. A block or heading names notebook NN by a two-digit number
     "NN" standing alone ("05", "notebook 05", "05 · fine-tuning", "05_fine_tuning"); "00-06" names the range.
     Rounding: the prose number, written with d decimals, must equal the output number rounded to d decimals
     (half up or half to even), so "0.878" traces to 0.8776 but not to 0.8762, and "388 s" to 388.2. Percent
     and fraction are the same quantity: "91%" traces to 0.9144 and "0.9144" to "91.44%".
 (b) it is listed, once, with its source, in tools/prose_facts.toml (paper figures, constants of the code,
-    dataset facts, measurements of the course's commands): facts hold for every notebook and guide.
+    dataset facts, measurements of the course's commands). A fact with `notebooks = ["03"]` holds only in
+    that notebook's prose (both editions) and in guide blocks that name it; a fact without holds everywhere.
 (c) it is exempt by one of these rules (each one says why the number cannot go stale, or is not a claim):
     * integers from 0 to 12 without a percent sign: counts in ordinary words ("two heads", "3 epochs",
       "6 layers") and rough planning times ("about 2 minutes");
@@ -162,16 +164,23 @@ def prose_numbers(markdown: str, german: bool):
         yield Number(num + (match["percent"] or ""), value / 100 if percent else value, decimals, percent), context
 
 
-def load_facts(path: Path = FACTS) -> dict[str, tuple[Decimal, str]]:
-    """The facts file: [[fact]] tables with value (English notation), source and what it is."""
+def load_facts(path: Path = FACTS) -> dict[str, tuple[Decimal, str, frozenset[str] | None]]:
+    """The facts file: [[fact]] tables with value (English notation), source, and optionally the notebooks
+    (two-digit numbers) whose prose may quote it."""
     facts = {}
     for fact in tomllib.loads(path.read_text(encoding="utf-8"))["fact"]:
         if fact["value"] in facts:
             raise ValueError(f"{path.name}: {fact['value']} is listed twice; list each fact once")
         if not fact.get("source"):
             raise ValueError(f"{path.name}: {fact['value']} has no source")
-        facts[fact["value"]] = (Decimal(fact["value"]), fact["source"])
+        scope = frozenset(fact["notebooks"]) if "notebooks" in fact else None
+        facts[fact["value"]] = (Decimal(fact["value"]), fact["source"], scope)
     return facts
+
+
+def fact_values(facts, notebooks: set[str]) -> set[Decimal]:
+    """The facts that hold where the given notebooks are talked about."""
+    return {value for value, _, scope in facts.values() if scope is None or scope & notebooks}
 
 
 def notebook_outputs(notebook: dict) -> str:
@@ -189,7 +198,7 @@ def notebook_outputs(notebook: dict) -> str:
 def check_notebook(path: Path, facts, german: bool | None = None) -> list[Finding]:
     notebook = json.loads(path.read_text(encoding="utf-8"))
     german = path.parent.name == "de" if german is None else german
-    candidates = output_values(notebook_outputs(notebook)) | {value for value, _ in facts.values()}
+    candidates = output_values(notebook_outputs(notebook)) | fact_values(facts, {path.name[:2]})
     findings = []
     for index, cell in enumerate(notebook["cells"]):
         if cell["cell_type"] != "markdown":
@@ -232,11 +241,10 @@ def guide_blocks(markdown: str):
 
 def check_guide(path: Path, facts, outputs_by_notebook: dict[str, set[Decimal]]) -> list[Finding]:
     german = path.name.endswith(".de.md")
-    fact_values = {value for value, _ in facts.values()}
     findings = []
     for line, block, heading in guide_blocks(path.read_text(encoding="utf-8")):
         names = named_notebooks(block) or named_notebooks(heading)
-        candidates = set(fact_values)
+        candidates = fact_values(facts, names)
         for name in names:
             candidates |= outputs_by_notebook.get(name, set())
         for number, context in prose_numbers(block, german):
@@ -254,10 +262,13 @@ def check_all(root: Path = ROOT, facts_path: Path = FACTS) -> list[Finding]:
         for path in sorted(folder.glob("*.ipynb")):
             findings += check_notebook(path, facts, german=lang == "de")
             outputs[lang][path.name[:2]] = output_values(notebook_outputs(json.loads(path.read_text("utf-8"))))
+    # A guide describes the course in both editions: it may quote what either edition's notebook shows.
+    both = {name: outputs["en"].get(name, set()) | outputs["de"].get(name, set())
+            for name in set(outputs["en"]) | set(outputs["de"])}
     for guide in GUIDES:
         path = root / guide
         if path.exists():
-            findings += check_guide(path, facts, outputs["de" if guide.endswith(".de.md") else "en"])
+            findings += check_guide(path, facts, both)
     return findings
 
 
