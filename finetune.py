@@ -48,6 +48,26 @@ def ranged(kind, low, high=None):
     return parse
 
 
+def sample_size(text):
+    """An argparse type for --train-samples: a number of rows (at least 1), or 'all'."""
+    if text.strip().lower() == "all":
+        return "all"
+    try:
+        value = int(text.replace(",", "").replace("_", ""))
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}: must be a number of rows (at least 1) or 'all'")
+    return value
+
+
+def folder(text):
+    """An argparse type for a folder: a name, never empty (``Path("")`` would be the current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty name: name a folder (use . for the current one)")
+    return Path(text)
+
+
 def config_option(name, kind):
     """An argparse type for the ``TrainConfig`` field ``name``: parsed as ``kind``, allowed as TrainConfig allows."""
     allowed = f"{'an integer' if kind is int else 'a number'} {TrainConfig.RULES[name][2]}"
@@ -69,7 +89,7 @@ def build_parser():
     defaults = TrainConfig()  # the course's run
     parser = Parser(prog="finetune.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=None, help="checkpoint folder or hub name (default: BERT_MODEL or bert/)")
-    parser.add_argument("--data-dir", type=Path, default=None,
+    parser.add_argument("--data-dir", type=folder, default=None,
                         help="an existing AG News folder (default: data/ag_news, provisioned when missing)")
     parser.add_argument("--head", choices=sorted(torchnlp.HEADS), default=torchnlp.DEFAULT_HEAD,
                         help="classify from the [CLS] pooler (cls) or the mean of the token vectors (mean); "
@@ -81,11 +101,15 @@ def build_parser():
     parser.add_argument("--lr", type=config_option("lr", float), default=defaults.lr, help="> 0")
     parser.add_argument("--max-length", type=ranged(int, 2), default=128,
                         help="2 to the model's max_position_embeddings (512 for bert/)")
-    parser.add_argument("--checkpoint-dir", type=Path, default=torchnlp.CHECKPOINT_DIR / "finetune",
+    parser.add_argument("--checkpoint-dir", type=folder, default=torchnlp.CHECKPOINT_DIR / "finetune",
                         help="a new, empty or course checkpoint folder, writable")
     parser.add_argument("--save-every", type=config_option("save_every", int), default=defaults.save_every,
                         help="steps, >= 1")
     parser.add_argument("--seed", type=config_option("seed", int), default=defaults.seed)
+    parser.add_argument("--train-samples", type=sample_size, default=None,
+                        help="train on a stratified, seeded sample of this many training rows, or 'all' (default: "
+                             "TRAIN_SAMPLES, else by device as in notebook 05: 6,000 on a CPU, 40,000 on a GPU); the "
+                             "validation split is carved from the sample")
     parser.add_argument("--train-limit", type=ranged(int, 1), default=None, help="train on the first N rows only")
     parser.add_argument("--validation-fraction", type=ranged(float, 0, 0.5), default=0.1,
                         help="share of the training rows held out for validation, stratified (0 to 0.5; "
@@ -104,6 +128,11 @@ def parse_args(argv=None):
 
 def check_options(parser, args):
     """The checks that need the file system: the model's name and positions, the data and checkpoint folders."""
+    if args.train_samples is None:
+        try:
+            torchnlp.train_samples("cpu")  # a TRAIN_SAMPLES that is no number of rows is refused here, not later
+        except ValueError as error:
+            parser.error(str(error))
     source = "--model" if args.model else "BERT_MODEL" if os.environ.get("BERT_MODEL") else "bert/"
     try:
         model = args.model or torchnlp.bert_model_path()
@@ -120,7 +149,7 @@ def check_options(parser, args):
                          "created and provisioned): name the folder that holds train.csv, test.csv and classes.txt")
         if not args.data_dir.is_dir():
             parser.error(f"argument --data-dir: {args.data_dir} is a file, not a folder")
-    elif not all((ag_news.DATA_DIR / name).exists() for name in ag_news.AG_NEWS_FILES):
+    elif not all((ag_news.DATA_DIR / name).exists() for name in ("train.csv", "test.csv")):
         try:
             torchnlp.check_writable_folder(ag_news.DATA_DIR, "data folder")
         except torchnlp.DataError as error:
@@ -166,13 +195,13 @@ def load_model(args, classes, device):
                                  f"not load ({type(error).__name__}: {error})") from None
 
 
-def run_settings(args):
+def run_settings(args, train_samples):
     """What defines this run besides TrainConfig and the model: the data (its variant and checksum) and the
     options that shape the training set."""
     data_dir = torchnlp.ensure_ag_news(args.data_dir)
     record = data_dir / ("manifest.json" if (data_dir / "manifest.json").exists() else "train.csv")
     return {"data": f"{torchnlp.describe_variant(data_dir)}, {record.name} sha256 {torchnlp.file_digest(record)}",
-            "train_limit": args.train_limit, "max_length": args.max_length,
+            "train_samples": train_samples, "train_limit": args.train_limit, "max_length": args.max_length,
             "validation_fraction": args.validation_fraction}
 
 
@@ -192,6 +221,10 @@ def train(args, device, rank):
     """Load the data and the model, fine-tune (resuming from --checkpoint-dir), evaluate on rank 0."""
     tokenizer = load_tokenizer(args)
     train_dataset, test_dataset, classes, _ = torchnlp.load_dataset(args.data_dir, verbose=rank == 0)
+    # notebook 05's policy: a sample of the training rows sized for the device (every row of the offline variant)
+    samples = args.train_samples if args.train_samples is not None else torchnlp.train_samples(device)
+    samples = None if samples == "all" else samples
+    train_dataset = torchnlp.training_sample(train_dataset, samples, seed=0)
     validation_dataset = []
     if args.validation_fraction > 0:
         train_dataset, validation_dataset = torchnlp.validation_split(train_dataset, args.validation_fraction)
@@ -202,7 +235,7 @@ def train(args, device, rank):
     collate = torchnlp.PaddingCollator(tokenizer.pad_token_id)
     torchnlp.fine_tune(model, train_features, config, collate=collate, tokenizer=tokenizer,
                        checkpoint_dir=args.checkpoint_dir, device=device,
-                       log=print if rank == 0 else lambda *_: None, run=run_settings(args))
+                       log=print if rank == 0 else lambda *_: None, run=run_settings(args, samples))
     if rank == 0 and not args.no_eval:
         evaluate(model, tokenizer, collate, (("validation", validation_dataset), ("test", test_dataset)), args,
                  device)

@@ -15,12 +15,18 @@ import urllib.request
 from pathlib import Path
 
 from course.files import ROOT, DataError, RecordError, file_digest, read_record, verify_record, write_record
+from course.i18n import tr
 
-DATA_DIR = ROOT / "data" / "ag_news"
+# AG_NEWS_DIR points the course at another data folder (tests/test_scale.py: a temporary one), leaving data/ as
+# it is; the default is data/ag_news in the repository.
+DATA_DIR = Path(os.environ.get("AG_NEWS_DIR") or ROOT / "data" / "ag_news")
 CLASSES = ["World", "Sports", "Business", "Sci/Tech"]
 MANIFEST = "manifest.json"
 
 AG_NEWS_FILES = ("train.csv", "test.csv", "classes.txt")
+# The Kaggle copy of the official release starts each CSV file with this header row; the release has none.
+KAGGLE_HEADER = ("Class Index", "Title", "Description")
+_KAGGLE_HEADERS_REPORTED = set()  # files whose header was reported already: said once per file and process
 # The official char-CNN release, at the addresses torchtext's AG_NEWS used, with its checksums.
 AG_NEWS_URLS = {
     "train.csv": "https://raw.githubusercontent.com/mhjabreel/CharCnn_Keras/master/data/ag_news_csv/train.csv",
@@ -245,8 +251,9 @@ def join_title_and_description(title, description):
 def read_ag_news_csv(path, advice=None):
     """Rows of an AG News CSV as ``(label, text)`` with labels shifted from 1..4 to 0..3 here, once.
 
-    UTF-8, with or without a byte-order mark. Errors name the file and the physical line (a quoted field
-    that spans lines counts all of them), and for bytes that are not UTF-8 the byte offset too.
+    UTF-8, with or without a byte-order mark. The header row of the Kaggle copy (``Class Index,Title,Description``)
+    is skipped, and said so once. Errors name the file and the physical line (a quoted field that spans lines
+    counts all of them), and for bytes that are not UTF-8 the byte offset too.
     """
     path = Path(path)
     advice = advice or "Restore the file from its source (delete it and provision again)."
@@ -265,9 +272,16 @@ def read_ag_news_csv(path, advice=None):
     reader = csv.reader(io.StringIO(text, newline=""))
     first = 1  # the physical line on which the next record starts
     try:
-        for row in reader:
+        for index, row in enumerate(reader):
             line = f"{path}, line {first}"
             first = reader.line_num + 1
+            if index == 0 and tuple(field.strip() for field in row) == KAGGLE_HEADER:
+                if path.resolve() not in _KAGGLE_HEADERS_REPORTED:
+                    _KAGGLE_HEADERS_REPORTED.add(path.resolve())
+                    print(tr("{path}: the first line is the header of the Kaggle copy of AG News ({header}); "
+                             "skipped, the rows below it are read as the official release's", path=path,
+                             header=",".join(KAGGLE_HEADER)))
+                continue
             if len(row) != 3:
                 raise DataError(f"{line}: expected 3 columns (class, title, description), found {len(row)}. {advice}")
             label, title, description = row

@@ -19,7 +19,9 @@ from course.bert import BERT_DIR, BERT_SHA256
 from course.files import ROOT, DataError, RecordError, file_digest, fsync, verify_record, write_record
 from course.heads import classifier_class
 
-CHECKPOINT_DIR = ROOT / "checkpoints"
+# COURSE_CHECKPOINT_DIR points the notebooks, finetune.py and notebook 02's results at another folder
+# (tests/test_scale.py: a temporary one, so that a run on other data never meets the course's checkpoints).
+CHECKPOINT_DIR = Path(os.environ.get("COURSE_CHECKPOINT_DIR") or ROOT / "checkpoints")
 
 
 class CheckpointError(DataError):

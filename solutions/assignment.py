@@ -105,7 +105,7 @@ def main():
     model = train_on_titles(train_features, tokenizer, progress=False)
     trained = time.perf_counter() - start
     accuracy = evaluate_titles(model, test_features, tokenizer.pad_token_id)
-    print(f"AG News (offline variant), titles only: trained on {4 * 160} titles "
+    print(f"AG News ({torchnlp.describe_variant(torchnlp.DATA_DIR)}), titles only: trained on {4 * 160} titles "
           f"({QUICK_CONFIG.epochs} epochs, batch {QUICK_CONFIG.batch_size}, lr {QUICK_CONFIG.lr:g}) in "
           f"{trained:.0f} s on {torch.get_num_threads()} threads; test accuracy {accuracy:.4f} on "
           f"{len(test_features):,} titles; {time.perf_counter() - start:.0f} s in all")

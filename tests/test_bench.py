@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
     ("budget.py", ["samples seen", "plot: bench/budget-quick.png"]),
     ("inference.py", ["agrees", "chosen:", "per-headline latency, batch of 1"]),
     ("heads.py", ["validation mean", "chosen on validation:"]),
+    ("sample_size.py", ["validation mean", "rows seeds"]),
     ("bottleneck.py", ["no attention,", "30 digits: expected"]),
 ])
 def test_benchmark_smoke_run(script, expected):

@@ -1,8 +1,10 @@
+import collections
 import hashlib
 import http.server
 import json
 import shutil
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -44,18 +46,23 @@ def test_malformed_rows_name_file_and_line(tmp_path, row, message):
     assert f"{path}, line 2" in str(error.value)
 
 
-def test_offline_split_loads_with_balanced_zero_based_labels(ag_news):
+def test_the_provisioned_split_loads_with_balanced_zero_based_labels(ag_news):
     train, test, classes, vocab = ag_news
-    assert (len(train), len(test)) == (5200, 1600)
+    manifest = torchnlp.ensure_ag_news() / "manifest.json"
+    counts = json.loads(manifest.read_text())["files"] if manifest.exists() else {}
+    for name, split in (("train.csv", train), ("test.csv", test)):  # the sizes its manifest lists, if it has any
+        assert len(split) == counts.get(name, {}).get("rows", len(split))
     assert classes == ["World", "Sports", "Business", "Sci/Tech"]
     assert sorted({label for label, _ in train}) == [0, 1, 2, 3]
-    assert all(sum(1 for label, _ in test if label == c) == 400 for c in range(4))
+    assert all(4 * sum(1 for label, _ in test if label == c) == len(test) for c in range(4))
     assert not any("#39;" in text or "\\" in text for _, text in train)
 
 
 def test_load_dataset_names_the_variant(capsys, tmp_path, offline_mirror):
-    torchnlp.load_dataset(torchnlp.ensure_ag_news(tmp_path / "d", mirror=offline_mirror))
-    assert capsys.readouterr().out.startswith("AG News (offline variant): 5,200 train / 1,600 test rows, 4 classes")
+    train, test, _, _ = torchnlp.load_dataset(torchnlp.ensure_ag_news(tmp_path / "d", mirror=offline_mirror))
+    assert capsys.readouterr().out.startswith(f"AG News (offline variant): {len(train):,} train / {len(test):,} test "
+                                              "rows, 4 classes")
+    assert torchnlp.variant_label("offline variant") == "offline variant"
 
 
 def test_mirror_is_copied_and_verified(tmp_path, offline_mirror):
@@ -174,3 +181,81 @@ def test_ensure_ag_news_with_a_corrupted_download_saves_nothing(tmp_path, server
     with pytest.raises(DataError, match="corrupted"):
         torchnlp.ensure_ag_news(tmp_path / "data", urls=urls, progress=False)
     assert not (tmp_path / "data" / "test.csv").exists()
+
+
+# --- the official release's layouts, and the training sample ------------------------------------------------
+
+def small_official_mirror(folder, source, kaggle=False):
+    import sys
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+    from make_official_mirror import make_official_mirror
+
+    return make_official_mirror(folder, source, kaggle=kaggle, train_per_class=5, test_per_class=2)
+
+
+def test_official_and_kaggle_layouts_read_the_same_rows(tmp_path, offline_mirror, capsys):
+    official = small_official_mirror(tmp_path / "official", offline_mirror)
+    kaggle = small_official_mirror(tmp_path / "kaggle", offline_mirror, kaggle=True)
+    assert (kaggle / "train.csv").read_text().startswith("Class Index,Title,Description\n\"")
+    assert (official / "train.csv").read_text().startswith('"')  # header-less, every field quoted
+    rows = torchnlp.read_ag_news_csv(official / "train.csv")
+    assert collections.Counter(label for label, _ in rows) == {0: 5, 1: 5, 2: 5, 3: 5}
+    assert capsys.readouterr().out == ""
+    assert torchnlp.read_ag_news_csv(kaggle / "train.csv") == rows
+    said = capsys.readouterr().out
+    assert "Kaggle" in said and "Class Index,Title,Description" in said and "skipped" in said
+    torchnlp.read_ag_news_csv(kaggle / "train.csv")
+    assert capsys.readouterr().out == ""  # said once per file
+
+
+def test_a_kaggle_copy_provisions_and_loads(tmp_path, offline_mirror):
+    kaggle = small_official_mirror(tmp_path / "kaggle", offline_mirror, kaggle=True)
+    train, test, classes, _ = torchnlp.load_dataset(torchnlp.ensure_ag_news(tmp_path / "data", mirror=kaggle),
+                                                    verbose=False)
+    assert (len(train), len(test)) == (20, 8) and classes == ["World", "Sports", "Business", "Sci/Tech"]
+
+
+def test_a_header_further_down_is_an_error_naming_the_line(tmp_path):
+    path = write_csv(tmp_path / "t.csv", '"1","a","b"\nClass Index,Title,Description\n')
+    with pytest.raises(DataError, match=r"line 2: class 'Class Index' is not one of 1, 2, 3, 4"):
+        torchnlp.read_ag_news_csv(path)
+
+
+def items(counts):
+    return [(label, f"text {label} {i}") for label, count in enumerate(counts) for i in range(count)]
+
+
+def test_training_sample_is_stratified_seeded_and_keeps_the_order():
+    dataset = items([30, 30, 30, 10])
+    sample = torchnlp.training_sample(dataset, 50, seed=0)
+    assert len(sample) == 50 and collections.Counter(label for label, _ in sample) == {0: 15, 1: 15, 2: 15, 3: 5}
+    assert sample == sorted(sample, key=dataset.index)
+    assert sample == torchnlp.training_sample(dataset, 50, seed=0) != torchnlp.training_sample(dataset, 50, seed=1)
+    assert len(torchnlp.training_sample(dataset, 7, seed=0)) == 7  # rounded by the largest remainders
+
+
+def test_a_sample_as_large_as_the_data_keeps_every_row_as_it_was():
+    dataset = items([3, 3, 3, 3])
+    for size in (None, 12, 10**6):
+        assert torchnlp.training_sample(dataset, size) == dataset
+
+
+@pytest.mark.parametrize("size", [0, -1, 2.5, True])
+def test_a_sample_size_that_is_no_count_is_refused(size):
+    with pytest.raises(ValueError, match="sample size"):
+        torchnlp.training_sample(items([3, 3, 3, 3]), size)
+
+
+def test_train_samples_by_device_and_from_the_environment(monkeypatch):
+    import torch
+
+    monkeypatch.delenv("TRAIN_SAMPLES", raising=False)
+    assert torchnlp.train_samples(torch.device("cpu")) == torchnlp.TRAIN_SAMPLES_BY_DEVICE["cpu"]
+    assert torchnlp.train_samples(torch.device("cuda")) == torchnlp.TRAIN_SAMPLES_BY_DEVICE["accelerator"]
+    for setting, expected in (("all", None), ("ALL", None), ("2,000", 2000), ("20_000", 20000), ("500", 500)):
+        monkeypatch.setenv("TRAIN_SAMPLES", setting)
+        assert torchnlp.train_samples("cpu") == expected
+    for setting in ("0", "-5", "many"):
+        monkeypatch.setenv("TRAIN_SAMPLES", setting)
+        with pytest.raises(ValueError, match=f"TRAIN_SAMPLES='{setting}'.*'all'"):
+            torchnlp.train_samples("cpu")
