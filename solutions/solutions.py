@@ -1,8 +1,10 @@
-"""Reference solutions to the exercises of notebooks 00-06, one function or value per exercise.
+"""Reference solutions to the exercises of notebooks 00-06, one function or value per exercise (the experiments
+at the end: course/experiments.py checks them).
 
 Each is what the matching check in ``course/checks_*.py`` accepts; ``tests/test_exercises.py`` runs every check
 against it. Try the exercise first: the checks' messages are written to get you there.
 """
+import dataclasses
 import math
 
 import torch
@@ -185,3 +187,74 @@ def my_macro_f1(confusion):
 
 
 CONSTANT_BASELINE_PREDICTION = 0.25  # Exercise 6.4: a balanced test split
+
+# --- experiments --------------------------------------------------------------------------------------------
+
+
+def token_vectors(model, ids, use_positions=True):
+    """Exercise 2.5: notebook 02's encoder up to its last layer, with or without the positional encodings."""
+    model.eval()  # dropout off: the same input must give the same vectors
+    mask = ids != torchnlp.PAD_IDX
+    x = model.embed(ids) * math.sqrt(model.embed.embedding_dim)
+    if use_positions:  # the one thing the experiment changes
+        x = x + model.pe[: ids.shape[1]]
+    for layer in model.layers:
+        x, _ = layer(x, mask)
+    return x
+
+
+PERMUTATION_PREDICTION = "b"  # Exercise 2.5: attention treats the tokens as a set (permutation-equivariant)
+
+
+def mask_for_mlm(input_ids, special_tokens_mask, mask_token_id, vocab_size, generator):
+    """Exercise 3.4: BERT's masking: 15% of the pieces chosen; of those 80% [MASK], 10% random, 10% unchanged."""
+    chosen = (torch.rand(input_ids.shape, generator=generator) < 0.15) & ~special_tokens_mask.bool()
+    labels = input_ids.masked_fill(~chosen, -100)  # the loss counts only the chosen pieces
+    roll = torch.rand(input_ids.shape, generator=generator)  # one draw per piece decides what it becomes
+    random_ids = torch.randint(vocab_size, input_ids.shape, generator=generator)
+    inputs = input_ids.clone()
+    inputs[chosen & (roll < 0.8)] = mask_token_id
+    replace = chosen & (roll >= 0.8) & (roll < 0.9)
+    inputs[replace] = random_ids[replace]
+    return inputs, labels
+
+
+MLM_PREDICTION = 0.12  # Exercise 3.4: 15% chosen x 80% made [MASK]
+
+
+def freeze_all_but_last_layer(model):
+    """Exercise 5.4: only the encoder's last layer and the head keep training."""
+    model.requires_grad_(False)
+    model.bert.encoder.layer[-1].requires_grad_(True)
+    model.classifier.requires_grad_(True)  # the head is new: it must train
+    return model
+
+
+def without_warmup(config):
+    """Exercise 5.5: the same run, with the learning rate at its peak from the first step."""
+    return dataclasses.replace(config, warmup_ratio=0.0)
+
+
+WARMUP_PREDICTION = "up"  # Exercise 5.5: AdamW's first steps move every weight by about the full rate
+
+
+def from_scratch_rate(config):
+    """Exercise 5.6: the same run at the learning rate of a model trained from scratch."""
+    return dataclasses.replace(config, lr=1e-3)
+
+
+def predict_without_mask(model, batch):
+    """Exercise 6.5: the predicted classes of a padded batch, with the attention mask left out."""
+    return model(input_ids=batch["input_ids"]).logits.argmax(-1)
+
+
+def previous_token_weight(attentions, attention_mask):
+    """Exercise 6.6: per layer and head, the mean weight a real token (from the second on) puts on the one before."""
+    queries = attention_mask.bool().clone()
+    queries[:, 0] = False  # the first token ([CLS]) has no previous token
+    rows = []
+    for layer in attentions:  # (batch, heads, T, T)
+        previous = torch.diagonal(layer, offset=-1, dim1=-2, dim2=-1)  # [..., t - 1]: query t's weight on t - 1
+        counted = queries[:, None, 1:].expand_as(previous)
+        rows.append((previous * counted).sum((0, 2)) / counted[:, 0].sum())
+    return torch.stack(rows)  # (layers, heads)

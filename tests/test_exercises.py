@@ -12,6 +12,7 @@ import torch
 import torchnlp
 from course import checkpoints, exercises
 from course.quiz import KEYS, Quiz, quiz
+from test_experiments import EXPERIMENT_CASES
 
 solutions = exercises.load_solutions()
 
@@ -207,10 +208,13 @@ CASES = {
 }
 
 
+CASES.update(EXPERIMENT_CASES)  # the experiments of course/experiments.py, with tiny stand-in models
+
+
 def test_every_check_has_a_case():
     names = {name for name in dir(exercises) if name.startswith("check_")}
     assert names == {check.__name__ for check, *_ in CASES.values()}
-    assert len(names) >= 21
+    assert len(names) >= 32
 
 
 @pytest.mark.parametrize("name", CASES)
