@@ -297,7 +297,7 @@ def _log_summary(loop, first_step, started, log):
 def _train(model, train_features, config, *, collate, tokenizer, checkpoint_dir, resume_from, device, progress,
            log, on_step, run):
     """The loop: set up, resume if a checkpoint was found, train epoch by epoch, report and save on schedule."""
-    from tqdm.auto import tqdm
+    from course.progress import Progress
 
     loop = _set_up(model, train_features, config, collate, device)
     if resume_from:
@@ -307,8 +307,8 @@ def _train(model, train_features, config, *, collate, tokenizer, checkpoint_dir,
         loop.trained = torch.nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
     model.train()
     first_step, started = loop.step, time.perf_counter()
-    bar = tqdm(total=loop.total_steps, initial=loop.step, desc=tr("fine-tuning"),
-               disable=not progress or loop.rank != 0)
+    bar = Progress(loop.total_steps, initial=loop.step, desc=tr("fine-tuning"),
+                   disable=not progress or loop.rank != 0)
     steps_per_epoch = len(loop.sampler)
     while loop.step < loop.total_steps:
         epoch, skip = divmod(loop.step, steps_per_epoch)

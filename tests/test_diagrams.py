@@ -55,3 +55,77 @@ def test_positional_encoding_dials_one_panel_per_position():
     assert {"dims 0,1", "dims 16,17", "dims 62,63"} <= labels
     panels = [ax for ax in fig.axes if ax.get_title()]
     assert len(panels) == 4
+
+
+def drawn(fig):
+    """The figure renders to a PNG without an error (what a notebook would store)."""
+    import io
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=40)
+    assert buffer.getvalue()[:8] == b"\x89PNG\r\n\x1a\n"
+    return texts(fig)
+
+
+def test_bert_input_adds_three_embeddings_per_token():
+    labels = drawn(diagrams.bert_input(("a", "b"), ("c",)))
+    assert {"[CLS]", "[SEP]", "token embeddings", "segment embeddings", "position embeddings"} <= labels
+    assert {"$E_A$", "$E_B$", "$E_{0}$", "$E_{5}$"} <= labels and "$E_{6}$" not in labels  # 6 tokens
+    segments = [t for t in (a.get_text() for a in diagrams.bert_input(("a", "b"), ("c",)).findobj(Text))
+                if t in ("$E_A$", "$E_B$")]
+    assert segments == ["$E_A$"] * 4 + ["$E_B$"] * 2  # [CLS] a b [SEP] | c [SEP]
+
+
+def test_masked_language_model_predicts_only_the_masked_tokens():
+    labels = drawn(diagrams.masked_language_model(("[CLS]", "x", "y", "z", "[SEP]"), masked=(2,)))
+    assert "[MASK]" in labels and "predict: y" in labels and "y" not in labels
+    assert not any(label.startswith("predict: x") for label in labels)
+    with pytest.raises(ValueError, match="outside the 5 tokens"):
+        diagrams.masked_language_model(("[CLS]", "x", "y", "z", "[SEP]"), masked=(5,))
+
+
+def test_attention_masks_block_the_future_and_the_padding():
+    fig = diagrams.attention_masks(length=4, padding=1)
+    drawn(fig)
+    causal, padded = (ax.get_images()[0].get_array() for ax in fig.axes[:2])
+    assert causal.tolist() == [[j <= i for j in range(4)] for i in range(4)]
+    assert padded.tolist() == [[j < 3 for j in range(4)] for _ in range(4)]
+    with pytest.raises(ValueError, match="padding must be between"):
+        diagrams.attention_masks(length=3, padding=3)
+
+
+def test_multi_head_shapes_split_and_concatenate():
+    labels = drawn(diagrams.multi_head_shapes(tokens=5, d_model=384, heads=6))
+    assert "X  (5, 384)" in labels and "head 1: Q, K, V (5, 64)" in labels and "head 6: Q, K, V (5, 64)" in labels
+    assert "concatenate the heads: (5, 6 × 64 = 384)" in labels
+    with pytest.raises(ValueError, match="does not split into 5 heads"):
+        diagrams.multi_head_shapes(d_model=384, heads=5)
+
+
+def test_batches_with_padding_counts_the_grey():
+    fig = diagrams.batches_with_padding({"fixed": [[1, 4], [4, 4]], "bucketed": [[1, 1], [4, 4]]})
+    labels = drawn(fig)
+    assert {"fixed: 19% padding", "bucketed: 0% padding"} <= labels  # 3 of 16 cells, then none
+    grey = [p for p in fig.axes[0].patches if p.get_facecolor()[:3] == pytest.approx((0.8, 0.8, 0.8))]
+    assert sum(p.get_width() for p in grey) == 3
+    fixed = diagrams.batches_with_padding({"fixed": [[1, 4]]}, pad_to={"fixed": 8})
+    assert "fixed: 69% padding" in drawn(fixed)  # 11 of 16 cells
+
+
+def test_attention_with_and_without_mask_shows_the_weight_on_padding():
+    import numpy as np
+
+    tokens = ["[CLS]", "hi", "[SEP]", "[PAD]"]
+    unmasked = np.full((4, 4), 0.25)
+    masked = np.array([[1 / 3] * 3 + [0.0]] * 4)
+    labels = drawn(diagrams.attention_with_and_without_mask(tokens, masked, unmasked, layer=2))
+    assert "without the mask: 25% of the real tokens' attention on [PAD]" in labels
+    assert "with the mask: 0% of the real tokens' attention on [PAD]" in labels
+
+
+def test_learning_rate_schedule_marks_the_warmup():
+    rates = [min((i + 1) / 5, (50 - i) / 45) for i in range(50)]
+    fig = diagrams.learning_rate_schedule(rates, warmup_steps=5)
+    labels = drawn(fig)
+    assert "end of warm-up: step 5" in labels
+    assert list(fig.axes[0].lines[0].get_ydata()) == rates

@@ -8,8 +8,10 @@
 skipped, a slide that would grow taller than SLIDE_LINES is continued on a subslide), a small override table
 keyed by cell id. The speaker notes are markdown cells of the notebooks themselves (ids "sl-...", or any cell
 given the slide type "notes" in JupyterLab), translated with the rest of the notebook; `annotate` keeps them
-"notes". It changes nothing but `metadata.slideshow`, so it can be rerun at any time: cells added later by
-others get a slide type from the same rules, and a second run changes nothing.
+"notes" and hides them from learners (`jupyter.source_hidden`, collapsed in JupyterLab, and the tag
+"speaker-notes"). It changes nothing but `metadata.slideshow` and, on notes, those two keys, so it can be
+rerun at any time: cells added later by others get a slide type from the same rules, and a second run
+changes nothing.
 
 `build` exports one reveal.js deck per notebook from the stored outputs, for reading from the file system:
 reveal.js, require.js, jQuery and MathJax come from a local copy (`make slides` installs it with npm) and
@@ -48,6 +50,7 @@ IMAGE_WIDTH = 900  # wider images are scaled down to this width (the decks hide 
 CELL_PADDING = 1.0  # the margins around a cell and around each of its outputs
 
 SLIDE_TYPES = ("slide", "subslide", "fragment", "-", "skip", "notes")
+NOTE_TAG = "speaker-notes"  # a speaker note's tag: hidden in the learner's view (see hide_note)
 
 # Cells that are not what their text suggests, by notebook and cell id: {cell id: (slide type, why)}.
 OVERRIDES = {
@@ -214,15 +217,38 @@ def planned_types(notebook, name):
     return types
 
 
+def hide_note(cell):
+    """Keep a speaker note out of the learner's view: collapsed in JupyterLab, tagged for other viewers.
+
+    RISE and the reveal.js decks show a cell of slide type "notes" in the speaker view only; JupyterLab shows
+    every cell, so the note's source is hidden (``jupyter.source_hidden``, which JupyterLab renders as a
+    collapsed cell) and tagged NOTE_TAG, which a static export can drop with nbconvert's TagRemovePreprocessor.
+    Returns whether the cell changed.
+    """
+    metadata = cell.setdefault("metadata", {})
+    changed = False
+    if metadata.get("jupyter", {}).get("source_hidden") is not True:
+        metadata.setdefault("jupyter", {})["source_hidden"] = True
+        changed = True
+    if NOTE_TAG not in metadata.get("tags", []):
+        metadata["tags"] = [*metadata.get("tags", []), NOTE_TAG]
+        changed = True
+    return changed
+
+
 def annotate(path):
-    """Set the slide types of one notebook; return the number of cells changed."""
+    """Set the slide types of one notebook, and hide its speaker notes; return the number of cells changed."""
     notebook = nbformat.read(path, as_version=4)
     name = Path(path).stem
     changed = 0
     for cell, kind in zip(notebook.cells, planned_types(notebook, name)):
+        touched = False
         if slide_type(cell) != kind:
             cell.setdefault("metadata", {}).setdefault("slideshow", {})["slide_type"] = kind
-            changed += 1
+            touched = True
+        if kind == "notes":
+            touched = hide_note(cell) or touched
+        changed += touched
     if changed:
         nbformat.write(notebook, path)
     return changed
@@ -256,6 +282,10 @@ def check(path):
             problems.append(f"{name}: cell {cell.get('id')} has the unknown slide type {kind!r}")
         if cell.get("id", "").startswith("sl-") and kind != "notes":
             problems.append(f"{name}: {cell.get('id')} is a speaker note but its type is {kind!r}")
+        if kind == "notes" and (cell.get("metadata", {}).get("jupyter", {}).get("source_hidden") is not True
+                                or NOTE_TAG not in cell.get("metadata", {}).get("tags", [])):
+            problems.append(f"{name}: the speaker note {cell.get('id')} is visible to learners in JupyterLab: "
+                            f"run `python tools/slides.py annotate`, which hides it and tags it {NOTE_TAG!r}")
     first = notebook.cells[0] if notebook.cells else None
     if first is None or slide_type(first) != "slide":
         problems.append(f"{name}: the first cell must start a slide")
