@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from course.bert import LengthBucketSampler, PaddingCollator, check_max_length, check_text
+from course.i18n import tr
 
 
 @torch.inference_mode()
@@ -13,7 +14,7 @@ def predict(model, features, collate, batch_size=64, device=None, progress=False
 
     ``features`` are tokenized (``encode_for_bert``); for raw texts use ``predict_texts``.
     """
-    from tqdm.auto import tqdm
+    from course.progress import progress as shown
 
     if isinstance(features, str):
         raise TypeError("predict takes tokenized features, not a text: use predict_texts(model, tokenizer, [text])")
@@ -28,7 +29,7 @@ def predict(model, features, collate, batch_size=64, device=None, progress=False
     model.eval()
     sampler = LengthBucketSampler([len(f["input_ids"]) for f in features], batch_size, shuffle=False)
     probabilities = torch.empty(len(features), model.config.num_labels)
-    for indices in tqdm(sampler, desc="predicting", disable=not progress):
+    for indices in shown(sampler, desc=tr("predicting"), unit=tr("batches"), disable=not progress):
         batch = collate([{"input_ids": features[i]["input_ids"]} for i in indices])
         logits = model(**{k: v.to(device) for k, v in batch.items()}).logits
         probabilities[indices] = torch.softmax(logits.float(), dim=-1).cpu()

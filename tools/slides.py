@@ -54,6 +54,9 @@ NOTE_TAG = "speaker-notes"  # a speaker note's tag: hidden in the learner's view
 
 # Cells that are not what their text suggests, by notebook and cell id: {cell id: (slide type, why)}.
 OVERRIDES = {
+    "01_attention": {
+        "xa-01-model": ("skip", "the look-ahead Transformer's code (54 lines): slides show its training, heatmap"),
+    },
     "02_transformer": {
         "c20": ("skip", "the classifiers' training loop: plumbing learners know; the slides show its results"),
     },
