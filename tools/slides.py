@@ -78,7 +78,7 @@ TALL_CELLS = {
         "c25": "the attention maps of the four heads",
         "rv-02-encoder-code": "the Transformer encoder diagram: one figure",
     },
-    "03_bert_tokenization": {"rv-03-family": "the BERT family table: one table that should not be split"},
+    "03_bert_tokenization": {"rv-03-family-table": "the BERT family table: one table that should not be split"},
     "04_padding_collation": {"c15": "the three batchings' padding share: the code and its three-line result"},
     "05_fine_tuning": {
         "c06": "the model and its load report, read together",
