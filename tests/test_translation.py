@@ -211,23 +211,130 @@ def test_tr_translates_and_fills_fields(monkeypatch, tmp_path):
         i18n.strings.cache_clear()
 
 
-def glossary_forbidden():
-    rows = [line.split("|")[1:-1] for line in (GERMAN / "GLOSSARY.md").read_text(encoding="utf-8").splitlines()
-            if line.startswith("| ") and not line.startswith(("| English", "| ---"))]
+def glossary_rows():
+    """The glossary's table as dicts keyed by its header (English, Deutsch, Lektion, Nicht)."""
+    text = (GERMAN / "GLOSSARY.md").read_text(encoding="utf-8")
+    lines = [line for line in text.splitlines() if line.startswith("| ")]
+    header = [cell.strip() for cell in lines[0].split("|")[1:-1]]
+    assert header == ["English", "Deutsch", "Lektion", "Nicht"], f"GLOSSARY.md: unexpected table header {header}"
+    rows = [dict(zip(header, (cell.strip() for cell in line.split("|")[1:-1]))) for line in lines[2:]]
     assert len(rows) > 40
-    return {term.strip(): row[0].strip() for row in rows for term in row[2].split(",") if term.strip()}
+    return rows
+
+
+def glossary_forbidden():
+    return {term.strip(): row["English"] for row in glossary_rows() for term in row["Nicht"].split(",") if term.strip()}
+
+
+def german_texts():
+    """(where, text) for every German text a learner reads: each prose section (by notebook and cell), each
+    string that code shows, README.de.md and TEACHING.de.md."""
+    found = []
+    for path in sorted(GERMAN.glob("[0-9][0-9]_*.md")):
+        for section in translate.read_sections(path).values():
+            found.append((f"{path.relative_to(ROOT)}, cell {section.cell} (notebooks/de/{path.stem}.ipynb)",
+                          section.text))
+    for path in sorted((GERMAN / "strings").glob("*.json")):
+        for english, german in json.loads(path.read_text(encoding="utf-8")).items():
+            found.append((f"{path.relative_to(ROOT)}, the German of {english[:60]!r}", german))
+    found += [(name, (ROOT / name).read_text(encoding="utf-8")) for name in ("README.de.md", "TEACHING.de.md")]
+    return found
 
 
 def test_german_texts_use_the_glossary_terms():
-    texts = [GERMAN / "strings" / p.name for p in sorted((GERMAN / "strings").glob("*.json"))]
-    texts += sorted(GERMAN.glob("[0-9][0-9]_*.md")) + [ROOT / "README.de.md", ROOT / "TEACHING.de.md"]
     found = []
-    for path in texts:
-        content = path.read_text(encoding="utf-8")
+    for where, text in german_texts():
         for term, english in glossary_forbidden().items():
-            if re.search(rf"(?<!\w){re.escape(term)}(?!\w)", content, re.IGNORECASE):
-                found.append(f"{path.relative_to(ROOT)}: {term!r} (for {english!r}; see i18n/de/GLOSSARY.md)")
-    assert found == []
+            if re.search(rf"(?<!\w){re.escape(term)}(?!\w)", text, re.IGNORECASE):
+                found.append(f"{where}: {term!r} (for {english!r}; see i18n/de/GLOSSARY.md)")
+    assert found == [], "\n".join(found)
+
+
+def stems(term):
+    """A pattern for a term and its inflected forms: each word without its last three letters (at least four
+    kept), followed by any letters: "versteckter Zustand" also finds "versteckte Zustände"."""
+    words = [re.escape(word[:max(4, len(word) - 3)]) + r"\w*" for word in term.split()]
+    return r"\s+".join(words)
+
+
+def test_the_lessons_terms_are_bridged_once_at_first_use():
+    """Each term of the lesson's German text (the glossary's "Lektion" column) appears in the German notebooks:
+    as the course's own term, or, where the course says something else, exactly once, as "course term (in der
+    Lektion: lesson's term)" in the first notebook that uses the course's term, and nowhere else."""
+    prose = [(path.stem, section.cell, section.text) for path in sorted(GERMAN.glob("[0-9][0-9]_*.md"))
+             for section in translate.read_sections(path).values()]
+    everything = german_texts()
+    problems = []
+    rows = [row for row in glossary_rows() if row["Lektion"]]
+    assert len(rows) >= 8  # the eight terms of the lesson's German text
+    for row in rows:
+        lesson, course = row["Lektion"], re.split(r"[(,;]", row["Deutsch"])[0].strip()
+        term = re.compile(r"(?<!\w)" + stems(lesson), re.IGNORECASE)
+        uses = [(notebook, cell) for notebook, cell, text in prose if term.search(text)]
+        if lesson.lower() in row["Deutsch"].lower():
+            if not uses:
+                problems.append(f"{lesson!r} ({row['English']}): the lesson's term, which the course shares, "
+                                f"appears in no German notebook; introduce it where the concept first comes up")
+            continue
+        everywhere = [(where, match) for where, text in everything for match in term.finditer(text)]
+        bridges = [(notebook, cell) for notebook, cell, text in prose
+                   if re.search(r"in\s+der\s+Lektion:\s+" + stems(lesson), text, re.IGNORECASE)]
+        first = next(notebook for notebook, _, text in prose
+                     if re.search(r"(?<!\w)" + stems(course), text, re.IGNORECASE))
+        if len(everywhere) != 1 or len(bridges) != 1:
+            problems.append(f"{lesson!r} ({row['English']}): expected once, as "
+                            f"\"{course} (in der Lektion: {lesson})\"; found in "
+                            f"{[where for where, _ in everywhere] or 'no German text'}")
+        elif bridges[0][0] != first:
+            problems.append(f"{lesson!r} ({row['English']}): bridged in {bridges[0][0]}, cell {bridges[0][1]}, but the "
+                            f"course's term {course!r} first appears in {first}: move the bridge there")
+    assert problems == [], "\n".join(problems)
+
+
+def exercise_check_titles():
+    """check function name -> the title its ``@_check(N_("Exercise N.M · ..."))`` decorator gives it, read from
+    the source of the checks modules (course/checks_*.py)."""
+    trees = [ast.parse(path.read_text(encoding="utf-8")) for path in sorted((ROOT / "course").glob("checks_*.py"))]
+    assert trees, "no checks modules found (course/checks_*.py)"
+    titles = {}
+    for function in (node for tree in trees for node in ast.walk(tree)):
+        for decorator in getattr(function, "decorator_list", []):
+            marked = decorator.args[0] if isinstance(decorator, ast.Call) and decorator.args else None
+            if (getattr(decorator, "func", None) is not None and getattr(decorator.func, "id", None) == "_check"
+                    and isinstance(marked, ast.Call) and isinstance(marked.args[0], ast.Constant)):
+                titles[function.name] = marked.args[0].value
+    return titles
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_exercise_headings_are_the_titles_their_checks_print(notebook):
+    """Each "### Exercise N.M · ..." heading (backticks aside) is the title that the exercise's check prints, in
+    both editions: the check is the first ``exercises.check_...`` call after the heading."""
+    titles, german = exercise_check_titles(), i18n.strings("de")
+    sections = translate.read_sections(translate.translation_path(notebook, "de"))
+    problems, heading = [], None
+    for cell in nbformat.read(notebook, as_version=4).cells:
+        if cell.cell_type == "markdown" and cell.source.startswith("### Exercise "):
+            heading = (cell.id, cell.source.splitlines()[0][4:].replace("`", ""))
+            german_heading = sections[cell.id].text.splitlines()[0][4:].replace("`", "")
+            heading += (german_heading,)
+        elif cell.cell_type == "code" and heading and (check := re.search(r"exercises\.(check_\w+)\(", cell.source)):
+            cell_id, english_heading, german_heading = heading
+            title = titles[check[1]]
+            if english_heading != title:
+                problems.append(f"{notebook.name}, cell {cell_id}: heading {english_heading!r}, but "
+                                f"{check[1]} prints {title!r}")
+            if german_heading != german.get(title):
+                problems.append(f"notebooks/de/{notebook.name} (i18n/de/{notebook.stem}.md), cell {cell_id}: heading "
+                                f"{german_heading!r}, but {check[1]} prints {german.get(title)!r}")
+            heading = None
+    assert problems == [], "\n".join(problems)
+
+
+def test_every_exercise_has_a_heading_checked_against_its_title():
+    headings = [cell for notebook in NOTEBOOKS for cell in nbformat.read(notebook, as_version=4).cells
+                if cell.cell_type == "markdown" and cell.source.startswith("### Exercise ")]
+    assert len(headings) >= 24 and len(headings) == len(exercise_check_titles())
 
 
 def test_feedback_and_quiz_speak_german(monkeypatch, capsys):
