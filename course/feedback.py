@@ -37,6 +37,7 @@ i18n/de/strings/exercises.json.
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 
 import torch
@@ -82,13 +83,37 @@ class _NotAttempted(Exception):
     """Raised inside a check: the function is still the stub, or the prediction is still None."""
 
 
+def _non_finite(value, depth=0):
+    """Whether a value a check saw (an argument, or what the learner's function returned) holds NaN or inf: such a
+    value is never a right answer, whatever the comparisons after it say (NaN compares as neither far nor near)."""
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, torch.Tensor):
+        return value.is_floating_point() and value.numel() > 0 and not bool(value.detach().isfinite().all())
+    if depth < 2 and isinstance(value, (tuple, list)) and len(value) <= 64:
+        return any(_non_finite(v, depth + 1) for v in value)
+    if depth < 2 and isinstance(value, dict):
+        return any(_non_finite(v, depth + 1) for v in value.values())
+    return False
+
+
+_SEEN = []  # what the learner's functions returned during the running check (checks do not nest)
+
+
 def _check(title):
-    """Turn a check body into a check: catch its verdict, print it, return a Result."""
+    """Turn a check body into a check: catch its verdict, print it, return a Result.
+
+    No exception escapes: a value the body did not foresee (a string where a number was due, a float64 tensor, an
+    empty list) becomes feedback that names it. And no answer that holds NaN or inf is called correct."""
     def decorate(body):
         @functools.wraps(body)
         def check(*args, **kwargs):
+            _SEEN.clear()
             try:
                 confirmation = body(*args, **kwargs)
+                if any(_non_finite(value) for value in (*args, *kwargs.values(), *_SEEN)):
+                    raise _Wrong(tr("a value holds NaN or inf, and NaN or inf is never a right answer: find where it "
+                                    "comes from (a division by zero, a log of 0, a softmax over only -inf)"))
                 result = Result("correct", tr("{title} · correct! {confirmation}", title=_shown(title),
                                               confirmation=confirmation))
             except _NotAttempted as reason:
@@ -96,6 +121,14 @@ def _check(title):
                                                     reason=reason))
             except _Wrong as reason:
                 result = Result("wrong", tr("{title} · not yet: {reason}", title=_shown(title), reason=reason))
+            except Exception as error:  # an input no rule of the check foresaw: feedback, never a crash
+                result = Result("wrong", tr("{title} · not yet: your answer (or a value measured in the notebook) is "
+                                            "not what this check expects, so it could not be compared: "
+                                            "{error_type}: {error}. Check its type, dtype (float32 or long) and "
+                                            "shape against the exercise.", title=_shown(title),
+                                            error_type=type(error).__name__, error=error))
+            finally:
+                _SEEN.clear()
             print(result.message)
             return result
         return check
@@ -112,12 +145,14 @@ def _call(fn, *args, **kwargs):
     if not callable(fn):
         raise _Wrong(tr("pass your function itself (without calling it), not a {kind}", kind=type(fn).__name__))
     try:
-        return fn(*args, **kwargs)
+        result = fn(*args, **kwargs)
     except NotImplementedError:
         raise _NotAttempted(_shown(STUB)) from None
     except Exception as error:  # the learner's bug: say what it was, never crash the notebook
         raise _Wrong(tr("your function raised {error_type}: {error}", error_type=type(error).__name__,
                         error=error)) from None
+    _SEEN.append(result)
+    return result
 
 
 def _shape(value):
