@@ -80,7 +80,12 @@ def check_bert_model(name, source="BERT_MODEL"):
            "machine with a network" + (", or unset it to use the provisioned bert/ folder." if source == "BERT_MODEL"
                                         else "."))
     path = Path(name).expanduser()
-    if path.exists():
+    try:
+        exists = path.exists()
+    except OSError as error:  # a name too long for the file system, say
+        shown = name if len(name) <= 80 else f"{name[:60]}... ({len(name)} characters)"
+        raise DataError(f"{source}={shown}: not a usable name ({error.strerror or error}). {fix}") from None
+    if exists:
         if not path.is_dir():
             raise DataError(f"{source}={name} is a file, not a checkpoint folder. {fix}")
         if not (path / "config.json").is_file():
@@ -161,12 +166,18 @@ def bert_model_path():
 
 
 def check_text(text, what="text"):
-    """Refuse ``None`` and non-strings with a message that says what was given."""
+    """Refuse ``None``, non-strings and text that is not valid Unicode (a lone surrogate, which the tokenizer would
+    reject with a bare TypeError), with a message that says what was given."""
     if text is None:
         raise TypeError(f"{what} is None, not a text: pass a string (drop the missing ones first)")
     if not isinstance(text, str):
         raise TypeError(f"{what} is {type(text).__name__} {text!r:.60}, not a string: convert it with str() or "
                         "drop it")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:  # half of a surrogate pair, from text decoded with errors="surrogateescape"
+        raise ValueError(f"{what} holds a lone surrogate ({text[error.start]!r}) at character {error.start}, which "
+                         "is not valid Unicode: decode its bytes as UTF-8 (errors='replace'), or drop it") from None
 
 
 def check_max_length(max_length, tokenizer_or_model=None):

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from course.bert import BERT_DIR, BERT_SHA256
-from course.files import ROOT, DataError, RecordError, file_digest, fsync, verify_record, write_record
+from course.files import ROOT, DataError, RecordError, file_digest, fsync, pid_alive, verify_record, write_record
 from course.heads import classifier_class
 
 # COURSE_CHECKPOINT_DIR points the notebooks, finetune.py and notebook 02's results at another folder
@@ -87,10 +87,31 @@ def check_checkpoint_dir(checkpoint_dir):
         raise CheckpointError(f"{folder} is not empty and is not a course checkpoint folder (it has no "
                               f"{CHECKPOINT_MARKER}); nothing in it was touched. Name a new or empty folder.")
     check_writable_folder(folder, "checkpoint folder")
+    # The lock file goes beside the folder: its parent must take a new file too, or training would stop at the
+    # lock after the model and data had loaded.
+    lock = lock_path(folder)
+    if lock.exists() and not lock.is_file():
+        raise CheckpointError(f"{lock} (where the lock of {folder} goes) is not a file; move it away or name "
+                              "another folder.")
+    try:
+        if lock.parent.is_dir():  # else it is created with the folder, whose nearest ancestor was probed above
+            _probe_writable(lock.parent, "the lock's folder")
+    except CheckpointError:
+        raise CheckpointError(f"{lock.parent} is not writable, so the lock file {lock} cannot be created beside "
+                              f"{folder}: choose a checkpoint folder whose parent you can write to; nothing was "
+                              "trained.") from None
+
+
+def lock_path(checkpoint_dir):
+    """``<folder>.lock`` beside the folder, named after its resolved path: two writers that reach one folder by
+    different names (a symlink, ``..``) meet at the same lock."""
+    folder = Path(checkpoint_dir).expanduser().resolve()
+    return folder.with_name(folder.name + ".lock")
 
 
 class CheckpointLock:
-    """A lock file beside the checkpoint folder (``<folder>.lock``) holding the writer's pid and host.
+    """A lock file beside the checkpoint folder (``<folder>.lock``, of the resolved path) holding the writer's
+    pid and host.
 
     A second writer is refused with a message naming the first; a lock whose process is gone (same host, pid
     not running) is taken over.
@@ -98,7 +119,7 @@ class CheckpointLock:
 
     def __init__(self, checkpoint_dir):
         self.checkpoint_dir = Path(checkpoint_dir)
-        self.path = self.checkpoint_dir.with_name(self.checkpoint_dir.name + ".lock")
+        self.path = lock_path(checkpoint_dir)
         self.owner = {"pid": os.getpid(), "host": socket.gethostname(),
                       "since": time.strftime("%Y-%m-%d %H:%M:%S"), "folder": str(self.checkpoint_dir)}
 
@@ -110,11 +131,18 @@ class CheckpointLock:
             return None
 
     def acquire(self, log=print):
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise CheckpointError(f"the lock {self.path} cannot be created ({error.strerror or error}): choose a "
+                                  "checkpoint folder whose parent you can write to.") from None
         for _ in range(3):
             try:
                 fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
+            except OSError as error:
+                if not isinstance(error, FileExistsError):
+                    raise CheckpointError(f"the lock {self.path} cannot be created ({error.strerror or error}): "
+                                          "choose a checkpoint folder whose parent you can write to.") from None
                 other = self._read()
                 if other is None:
                     raise CheckpointError(
@@ -122,7 +150,7 @@ class CheckpointLock:
                         f"written right now). If no training is running into {self.checkpoint_dir}, delete "
                         f"{self.path}.") from None
                 if other["host"] == self.owner["host"] and (other["pid"] == self.owner["pid"]
-                                                            or not _pid_alive(other["pid"])):
+                                                            or not pid_alive(other["pid"])):
                     log(f"note: taking over the lock {self.path} of process {other['pid']}, which is not running")
                     self.path.unlink(missing_ok=True)
                     continue
@@ -139,18 +167,6 @@ class CheckpointLock:
     def release(self):
         if (self._read() or {}).get("pid") == self.owner["pid"]:
             self.path.unlink(missing_ok=True)
-
-
-def _pid_alive(pid):
-    if os.name == "nt":
-        return True  # no safe probe there: the message says to delete the lock if the process is gone
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True  # exists, owned by someone else
-    return True
 
 
 def verify_checkpoint(folder):
@@ -203,6 +219,15 @@ def _check_read_back(staging):
                               "full or failing. The previous checkpoint was kept.")
 
 
+def _remove_stale_staging(checkpoint_dir):
+    """Remove the ``.staging-<pid>`` folders of processes that no longer run (a save killed half-way leaves one,
+    up to the size of a checkpoint); a running process's is left alone."""
+    for staging in checkpoint_dir.glob(".staging-*"):
+        pid = staging.name.removeprefix(".staging-")
+        if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
+            shutil.rmtree(staging, ignore_errors=True)
+
+
 def save_checkpoint(checkpoint_dir, model, tokenizer, optimizer, scheduler, state, keep=2):
     """Write weights and tokenizer (``save_pretrained``, safetensors) and the training state as one checkpoint,
     ``checkpoint_dir/step-NNNNNNN``.
@@ -214,6 +239,7 @@ def save_checkpoint(checkpoint_dir, model, tokenizer, optimizer, scheduler, stat
     checkpoint_dir = Path(checkpoint_dir)
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
     _mark_folder(checkpoint_dir)
+    _remove_stale_staging(checkpoint_dir)
     staging = checkpoint_dir / f".staging-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     _save_model(model, staging)
@@ -248,23 +274,33 @@ def latest_checkpoint(checkpoint_dir, log=None):
     """The newest checkpoint in ``checkpoint_dir`` that passes its checksums, or None if there is none.
 
     A damaged newer one is reported through ``log`` and skipped (training resumes from the previous one); if
-    ``log`` is None it raises ``CheckpointError`` instead. If every one is damaged, ``CheckpointError``.
+    ``log`` is None it raises ``CheckpointError`` instead. If every one is damaged, ``CheckpointError`` saying
+    that only a fresh start helps (a new run would meet the same damage).
     """
     checkpoint_dir = Path(checkpoint_dir)
     folders = step_folders(checkpoint_dir)
-    for i, folder in enumerate(folders):
+    damaged = []  # (folder, error), newest first
+    for folder in folders:
         try:
             verify_checkpoint(folder)
-            return folder
         except CheckpointError as error:
-            if log is None or i + 1 == len(folders):
-                previous = f" from the previous checkpoint ({folders[i + 1].name})" if i + 1 < len(folders) else ""
-                raise CheckpointError(
-                    f"{error}. The newest checkpoint in {checkpoint_dir} is damaged: run the training again with "
-                    f"the same settings (notebook 05 or finetune.py), which resumes{previous or ' afresh'} and "
-                    f"rewrites it; or delete {checkpoint_dir} to start afresh.") from None
-            log(f"warning: {error}; resuming from the previous checkpoint, {folders[i + 1].name}, instead "
-                "(at most one save interval of training is repeated)")
+            damaged.append((folder, error))
+            continue
+        if damaged and log is None:
+            raise CheckpointError(
+                f"{damaged[0][1]}. The newest checkpoint in {checkpoint_dir} is damaged: run the training again "
+                f"with the same settings (notebook 05 or finetune.py), which resumes from the previous checkpoint "
+                f"({folder.name}) and rewrites it; or delete {checkpoint_dir} to start afresh.")
+        for bad, error in damaged:
+            log(f"warning: {error}; skipped {bad.name}, resuming from the previous checkpoint, {folder.name}, "
+                "instead (at most one save interval of training is repeated)")
+        return folder
+    if damaged:
+        names = ", ".join(folder.name for folder, _ in damaged)
+        raise CheckpointError(
+            f"{damaged[0][1]}. Every checkpoint in {checkpoint_dir} is damaged ({names}), so there is nothing to "
+            f"resume from: delete {checkpoint_dir} (a course checkpoint folder) and train again, or name another "
+            "folder.")
     return None
 
 
@@ -291,11 +327,15 @@ def _short(value):
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+#: Settings a resumed run may change: when checkpoints are written does not change what is trained.
+FREE_ON_RESUME = {"save_every"}
+
+
 def settings_differences(state, config, world, run):
     saved = {**state.get("config", {}), "processes": state.get("world_size"), **state.get("run", {})}
     now = {**asdict(config), "processes": world, **run}
     return [f"{key} {_short(saved.get(key))} in the checkpoint, {_short(now.get(key))} now"
-            for key in sorted(set(saved) | set(now)) if saved.get(key) != now.get(key)]
+            for key in sorted(set(saved) | set(now)) if saved.get(key) != now.get(key) and key not in FREE_ON_RESUME]
 
 
 def load_fine_tuned(checkpoint_dir):
@@ -304,9 +344,14 @@ def load_fine_tuned(checkpoint_dir):
     Every file is checked against its recorded sha256 first; a damaged or unreadable one raises
     ``CheckpointError`` naming the folder, the file and the fix.
     """
-    from transformers import AutoTokenizer
-
     checkpoint_dir = Path(checkpoint_dir)
+    if (checkpoint_dir / CHECKSUMS).is_file():  # one saved checkpoint (a step-NNNNNNN folder) rather than a run's
+        try:
+            verify_checkpoint(checkpoint_dir)
+        except CheckpointError as error:
+            raise CheckpointError(f"{error}. Load the folder that holds it, {checkpoint_dir.parent}, for its newest "
+                                  "sound checkpoint.") from None
+        return _load_step_folder(checkpoint_dir, checkpoint_dir.parent)
     if checkpoint_dir.is_dir() and (checkpoint_dir / "training_state.pt").exists() \
             and not (checkpoint_dir / CHECKPOINT_MARKER).exists():
         raise CheckpointError(f"{checkpoint_dir} holds a checkpoint written by an earlier version of the course, "
@@ -316,6 +361,13 @@ def load_fine_tuned(checkpoint_dir):
     if folder is None:
         raise DataError(f"no fine-tuned checkpoint in {checkpoint_dir}: run notebooks/05_fine_tuning.ipynb "
                         "first (with the same COURSE_QUICK setting), or finetune.py with --checkpoint-dir.")
+    return _load_step_folder(folder, checkpoint_dir)
+
+
+def _load_step_folder(folder, checkpoint_dir):
+    """Model, tokenizer and state of one verified checkpoint ``folder`` of the run folder ``checkpoint_dir``."""
+    from transformers import AutoTokenizer
+
     state = load_state(folder)
     if state["step"] < state["total_steps"]:
         print(f"note: training stopped at step {state['step']} of {state['total_steps']}; "

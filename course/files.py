@@ -31,6 +31,19 @@ class RecordError(DataError):
         self.actual, self.expected, self.recorded_bytes = actual, expected, recorded_bytes
 
 
+def pid_alive(pid):
+    """Whether process ``pid`` runs on this machine (where that cannot be known, as on Windows: True)."""
+    if os.name == "nt":
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, owned by someone else
+    return True
+
+
 def file_digest(path, algorithm="sha256"):
     digest = hashlib.new(algorithm)
     with open(path, "rb") as f:

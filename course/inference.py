@@ -24,6 +24,7 @@ def predict(model, features, collate, batch_size=64, device=None, progress=False
                             "tokenize with encode_for_bert, or use predict_texts(model, tokenizer, texts) for texts")
     if not features:
         return torch.empty(0, model.config.num_labels)
+    check_lengths(features, model)
 
     device = torch.device(device) if device is not None else next(model.parameters()).device
     model.eval()
@@ -34,6 +35,19 @@ def predict(model, features, collate, batch_size=64, device=None, progress=False
         logits = model(**{k: v.to(device) for k, v in batch.items()}).logits
         probabilities[indices] = torch.softmax(logits.float(), dim=-1).cpu()
     return probabilities
+
+
+def check_lengths(features, model):
+    """Every feature has from 1 token to the model's number of positions (else torch fails with an index error)."""
+    positions = getattr(model.config, "max_position_embeddings", None)
+    for i, feature in enumerate(features):
+        length = len(feature["input_ids"])
+        if length == 0:
+            raise ValueError(f"feature {i} has no tokens: tokenize its text with encode_for_bert (which adds [CLS] "
+                             "and [SEP]), or drop it")
+        if positions and length > positions:
+            raise ValueError(f"feature {i} has {length} tokens but the model has {positions} positions: encode with "
+                             f"max_length at most {positions} (encode_for_bert truncates), or use predict_texts")
 
 
 def predict_texts(model, tokenizer, texts, max_length=128, batch_size=64, device=None, log=print):
