@@ -1,5 +1,5 @@
-"""Run finetune.main under torchrun with instruments: which samples each rank trained on, and a digest of its
-weights. Launched by test_finetune.py; not a test by itself.
+"""Run finetune.main under torchrun with instruments: which samples each rank trained on, a digest of its
+weights, and the checkpoints it wrote. Launched by test_finetune.py and test_robustness.py; not a test itself.
 
     torchrun --nproc_per_node 2 tests/ddp_probe.py OUT_DIR [--interrupt-at-step K] -- FINETUNE_ARGS...
 """
@@ -37,8 +37,17 @@ def main():
             raise KeyboardInterrupt
         return clip(*args, **kwargs)
 
+    # The checkpoints this process wrote: a save stages in .staging-<pid> and renames it into place.
+    saved, rename = [], os.rename
+
+    def recording_rename(source, destination, *args, **kwargs):
+        if Path(source).name.startswith(".staging-"):
+            saved.append(Path(destination).name)
+        return rename(source, destination, *args, **kwargs)
+
     torchnlp.PaddingCollator.__call__ = recording_collate
     torch.nn.utils.clip_grad_norm_ = interrupting_clip
+    os.rename = recording_rename
     rank = int(os.environ.get("RANK", "0"))
     try:
         model = finetune.main(finetune_args)
@@ -51,7 +60,8 @@ def main():
     digest = hashlib.sha256()
     for tensor in model.state_dict().values():
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    (out_dir / f"rank{rank}.json").write_text(json.dumps({"seen": seen, "weights": digest.hexdigest()}))
+    (out_dir / f"rank{rank}.json").write_text(json.dumps({"seen": seen, "weights": digest.hexdigest(),
+                                                          "saved": saved}))
 
 
 if __name__ == "__main__":
