@@ -11,10 +11,18 @@ nbval and tools/run_notebooks.py start each kernel in its notebook's folder), el
 import functools
 import json
 import os
+import re
+import string
 from pathlib import Path
+
+from babel import numbers as babel_numbers
 
 ROOT = Path(__file__).resolve().parents[1]
 LANGUAGES = ("en", "de")
+LOCALES = {"de": "de_DE"}  # the Babel locale whose number conventions each translated edition follows
+# A format spec as str.format reads it: [[fill]align][sign][z][#][0][width][,|_][.precision][type]
+FORMAT_SPEC = re.compile(r"(?P<align>(?:.?[<>=^])?)(?P<sign>[-+ ]?)z?#?(?P<zero>0?)(?P<width>\d*)"
+                         r"(?P<grouping>[,_]?)(?:\.(?P<precision>\d+))?(?P<type>[bcdeEfFgGnosxX%]?)$")
 TRANSLATIONS = ROOT / "i18n"
 
 
@@ -46,11 +54,68 @@ def strings(lang):
     return table
 
 
+def number(value, decimals=None, grouping=True, lang=None):
+    """``value`` written as the course's language writes numbers: English 20,309 and 0.853, German 20.309 and
+    0,853 (Babel's locale data, without touching the process locale). ``decimals`` fixes the digits after the
+    point (None: an int as it is, a float as Python's shortest repr); ``grouping`` separates thousands."""
+    return _number(value, "f" if decimals is not None else "", decimals, grouping, lang or language())
+
+
+def percent(value, decimals=0, lang=None):
+    """A share as a percentage: English "13.2%", German "13,2 %" (a space before the sign, as German writes it)."""
+    return _number(value, "%", decimals, True, lang or language())
+
+
+def _number(value, kind, decimals, grouping, lang):
+    if lang not in LOCALES:  # English: exactly what str.format has always printed
+        spec = ("," if grouping else "") + (f".{decimals}" if decimals is not None else "") + kind
+        return format(value, spec)
+    locale = LOCALES[lang]
+    digits = "0" * (decimals or 0)
+    integer = "#,##0" if grouping else "0"
+    if kind == "%":
+        return babel_numbers.format_decimal(value * 100, f"{integer}.{digits}" if digits else integer,
+                                            locale=locale, decimal_quantization=True) + "\u00a0%"
+    if kind in "eEgG" and kind:  # scientific and general forms: Python's digits, the locale's decimal sign
+        return format(value, f".{decimals}{kind}" if decimals is not None else kind).replace(
+            ".", babel_numbers.get_decimal_symbol(locale))
+    if decimals is None and isinstance(value, float):
+        decimals = max(0, len(repr(value).partition(".")[2])) if "e" not in repr(value) else None
+        if decimals is None:
+            return repr(value).replace(".", babel_numbers.get_decimal_symbol(locale))
+        digits = "0" * decimals
+    pattern = f"{integer}.{digits}" if digits else integer
+    return babel_numbers.format_decimal(value, pattern, locale=locale, decimal_quantization=True)
+
+
+class _LocaleFormatter(string.Formatter):
+    """str.format for a translated edition: a number field is written with the edition's decimal sign, group
+    separator and percent form; width and alignment apply to the result; any other field as str.format does."""
+
+    def __init__(self, lang):
+        self.lang = lang
+
+    def format_field(self, value, format_spec):
+        spec = FORMAT_SPEC.match(format_spec)
+        if (not isinstance(value, (int, float)) or isinstance(value, bool) or spec is None
+                or spec["type"] in ("b", "c", "o", "s", "x", "X", "n") or spec["sign"]):
+            return super().format_field(value, format_spec)
+        kind = {"F": "f", "d": ""}.get(spec["type"], spec["type"])  # "": an int as it is, a float as its repr
+        decimals = int(spec["precision"]) if spec["precision"] is not None else 6 if kind in ("f", "%") else None
+        text = _number(value, kind, decimals, bool(spec["grouping"]), self.lang)
+        align = spec["align"] or ">"
+        return format(text, f"{align}{spec['width']}") if spec["width"] else text
+
+
 def tr(text, /, **fields):
-    """``text`` in the course's language, with ``fields`` filled in as str.format does.
+    """``text`` in the course's language, with ``fields`` filled in as str.format does; in a translated edition
+    numbers follow its conventions (``{count:,}`` gives 20.309, ``{share:.1%}`` 13,2 %, ``{loss:.3f}`` 0,853).
 
     An English text without a translation comes back in English; tests/test_translation.py makes sure that
     every text passed to tr() in the course's code has its German.
     """
-    translated = strings(language()).get(text, text)
-    return translated.format(**fields) if fields else translated
+    lang = language()
+    translated = strings(lang).get(text, text)
+    if not fields:
+        return translated
+    return _LocaleFormatter(lang).format(translated, **fields) if lang in LOCALES else translated.format(**fields)

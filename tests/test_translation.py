@@ -293,9 +293,9 @@ def test_the_lessons_terms_are_bridged_once_at_first_use():
 
 def exercise_check_titles():
     """check function name -> the title its ``@_check(N_("Exercise N.M · ..."))`` decorator gives it, read from
-    the source of the checks modules (course/checks_*.py)."""
-    trees = [ast.parse(path.read_text(encoding="utf-8")) for path in sorted((ROOT / "course").glob("checks_*.py"))]
-    assert trees, "no checks modules found (course/checks_*.py)"
+    the course package's source (the checks modules and course/experiments.py)."""
+    trees = [ast.parse(path.read_text(encoding="utf-8")) for path in sorted((ROOT / "course").glob("*.py"))]
+    assert trees, "no course package found (course/*.py)"
     titles = {}
     for function in (node for tree in trees for node in ast.walk(tree)):
         for decorator in getattr(function, "decorator_list", []):
@@ -318,7 +318,7 @@ def test_exercise_headings_are_the_titles_their_checks_print(notebook):
             heading = (cell.id, cell.source.splitlines()[0][4:].replace("`", ""))
             german_heading = sections[cell.id].text.splitlines()[0][4:].replace("`", "")
             heading += (german_heading,)
-        elif cell.cell_type == "code" and heading and (check := re.search(r"exercises\.(check_\w+)\(", cell.source)):
+        elif cell.cell_type == "code" and heading and (check := re.search(r"\b\w+\.(check_\w+)\(", cell.source)):
             cell_id, english_heading, german_heading = heading
             title = titles[check[1]]
             if english_heading != title:
@@ -351,3 +351,81 @@ def test_feedback_and_quiz_speak_german(monkeypatch, capsys):
     assert german != english and i18n.tr(feedback.STUB) in german
     assert quiz.answer(1, None).message != "Question 1: not answered yet."
     capsys.readouterr()
+
+
+@pytest.mark.parametrize("template, fields, english, german", [
+    ("{count:,} tokens", {"count": 20309}, "20,309 tokens", "20.309 Tokens"),
+    ("<unk> rate on the test split: {rate:.2%} of {count:,} tokens", {"rate": 0.0507, "count": 70618},
+     "<unk> rate on the test split: 5.07% of 70,618 tokens",
+     "<unk>-Anteil im Testsplit: 5,07\u00a0% von 70.618 Tokens"),
+    ("{count} saves kept; the newest is the last step: {newest}", {"count": 2, "newest": True},
+     "2 saves kept; the newest is the last step: True",
+     "2 Speicherstände behalten; der neueste ist der letzte Schritt: True"),
+    ("largest error: {error:.1e}", {"error": 1.2e-6}, "largest error: 1.2e-06", "größter Fehler: 1,2e-06"),
+])
+def test_numbers_follow_the_language(monkeypatch, template, fields, english, german):
+    """English prints exactly what str.format prints; German writes 20.309, 0,853 and 5,07 % (Babel's de_DE)."""
+    monkeypatch.setenv("COURSE_LANG", "en")
+    assert i18n.tr(template, **fields) == template.format(**fields) == english
+    monkeypatch.setenv("COURSE_LANG", "de")
+    assert i18n.tr(template, **fields) == german
+
+
+def test_number_helpers_and_alignment(monkeypatch):
+    assert i18n.number(22566916, lang="de") == "22.566.916" and i18n.number(22566916, lang="en") == "22,566,916"
+    assert i18n.number(0.85312, 3, lang="de") == "0,853" and i18n.number(0.85312, 3, lang="en") == "0.853"
+    assert i18n.percent(0.132, 1, lang="de") == "13,2\u00a0%" and i18n.percent(0.132, 1, lang="en") == "13.2%"
+    formatter = i18n._LocaleFormatter("de")
+    assert formatter.format("{a:>9,}|{b:>7.1f}|{c:<5}|", a=1540, b=12.5, c=3) == "    1.540|   12,5|3    |"
+
+
+# Stored German outputs: what a learner sees. Numbers written the English way ("5,200 rows", "0.853") inside a
+# German line are wrong there; these lines are exempt, each for a stated reason.
+# English thousands (5,200) or an English decimal point (0.853, 12.5); "5.200" is German for five thousand two
+# hundred, so a point before exactly three digits counts only after a 0.
+ENGLISH_NUMBER = re.compile(r"(?<![\w.,/])[1-9]\d{0,2}(?:,\d{3})+(?![\d.,])"
+                            r"|(?<![\w.,/])(?:0\.\d+|\d+\.(?!\d{3}(?![\d.]))\d+)(?![\d.])")
+NUMBER_EXEMPT = [
+    re.compile(r"\[transformers\]|LOAD REPORT|^\s*(Key|Notes|-)"),  # the library's load report (explained in 05)
+    re.compile(r"\d+/\d+ \[|it/s\]"),  # tqdm's progress bar, the library's own format
+    re.compile(r"TrainConfig\(|tensor\(|\[\s*-?\d+(\.\d+)?,|\(\d+, \d+"),  # Python and tensor reprs, read as code
+    re.compile(r"ln\(4\) = 1\.386|e-0\d|\de[-+]\d"),  # a formula and learning rates written as code (5e-05)
+    re.compile(r"\d+\.\d+\.\d+"),  # version strings
+]
+
+
+def german_output_lines():
+    """(notebook, cell id, line) for every line of every stored output of the German notebooks: streams and
+    text/plain results (figures and widgets have no text a reader sees here)."""
+    for path in sorted((ROOT / "notebooks" / "de").glob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            for output in cell.get("outputs", []):
+                text = output.get("text", "") if output.output_type == "stream" else \
+                    output.get("data", {}).get("text/plain", "") if output.output_type != "error" else ""
+                if text.startswith(("<Figure", "<IPython")):
+                    continue
+                for line in text.splitlines():
+                    yield path.name, cell.id, line
+
+
+def test_german_outputs_write_numbers_the_german_way():
+    numbered = re.compile(r"(Übung|Aufgabe|Frage) \d+\.\d+")  # exercise numbers are not decimals
+    found = [f"notebooks/de/{name}, cell {cell}: {line.strip()[:120]}" for name, cell, line in german_output_lines()
+             if ENGLISH_NUMBER.search(numbered.sub("", line)) and not any(rule.search(line) for rule in NUMBER_EXEMPT)]
+    assert found == [], (f"{len(found)} German output lines write a number the English way (rerun the German "
+                         f"notebooks after changing how the code formats it):\n" + "\n".join(found))
+
+
+# English words that a table header, label or message in the German outputs must not show; code, the library's
+# load report and the data set's own texts (headlines, class names) are not checked.
+ENGLISH_WORDS = ["layers", "heads", "every row sums", "predicting", "whole network", "head only", "trainable weights",
+                 "accuracy", "length", "attention ms", "score std", "max weight", "read the split", "epoch",
+                 "seed", "parameters", "train s", "test accuracy"]
+ENGLISH_WORDS_EXEMPT = re.compile(r"\[transformers\]|LOAD REPORT|^\s*(Key|Notes|-)|TrainConfig\(|bench/heads\.py")
+
+
+def test_german_outputs_have_no_english_labels():
+    found = [f"notebooks/de/{name}, cell {cell}: {word!r} in {line.strip()[:100]!r}"
+             for name, cell, line in german_output_lines() if not ENGLISH_WORDS_EXEMPT.search(line)
+             for word in ENGLISH_WORDS if re.search(rf"(?<![\w/_.]){re.escape(word)}(?![\w_])", line, re.IGNORECASE)]
+    assert found == [], f"{len(found)} English labels in German outputs:\n" + "\n".join(found)
