@@ -379,6 +379,7 @@ def attention_with_and_without_mask(tokens, with_mask, without_mask, layer):
     """
     import numpy as np
 
+    with_mask, without_mask = np.asarray(with_mask, dtype=float), np.asarray(without_mask, dtype=float)  # or tensors
     fig, axes = plt.subplots(1, 2, figsize=(11, 5.2))
     pads = [i for i, token in enumerate(tokens) if token == "[PAD]"]
     for ax, weights, title in ((axes[0], without_mask, tr("without the mask")),

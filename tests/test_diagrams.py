@@ -121,6 +121,10 @@ def test_attention_with_and_without_mask_shows_the_weight_on_padding():
     labels = drawn(diagrams.attention_with_and_without_mask(tokens, masked, unmasked, layer=2))
     assert "without the mask: 25% of the real tokens' attention on [PAD]" in labels
     assert "with the mask: 0% of the real tokens' attention on [PAD]" in labels
+    import torch  # the notebook passes the model's attention tensors
+
+    labels = drawn(diagrams.attention_with_and_without_mask(tokens, torch.tensor(masked), torch.tensor(unmasked), 2))
+    assert "without the mask: 25% of the real tokens' attention on [PAD]" in labels
 
 
 def test_learning_rate_schedule_marks_the_warmup():

@@ -1,0 +1,121 @@
+"""Speaker notes out of the learner's path, where a person sees them.
+
+A learner opens a notebook in JupyterLab (on 127.0.0.1, headless Chromium, as tests/test_explorer_browser.py
+does): no sentence of a speaker note may be visible, while the notes' cells are still there (collapsed: one
+source for the teacher). Notebook 04 of both editions is opened; the screenshots, scrolled to the first
+collapsed note, are build/notes/04-en.png and 04-de.png. The reveal.js deck of the same notebook keeps the
+notes in its speaker view (``<aside class="notes">``).
+"""
+import json
+import re
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import nbformat
+import pytest
+from test_explorer_browser import JUPYTER, free_port, start_lab, stop
+from test_slides_browser import Page, chromium
+
+ROOT = Path(__file__).resolve().parent.parent
+SHOTS = ROOT / "build" / "notes"
+NOTEBOOK = "04_padding_collation.ipynb"
+EDITIONS = {"en": ROOT / "notebooks" / NOTEBOOK, "de": ROOT / "notebooks" / "de" / NOTEBOOK}
+
+
+def is_note(cell):
+    return cell.get("metadata", {}).get("slideshow", {}).get("slide_type") == "notes"
+
+
+def phrases(markdown, words=4):
+    """Runs of ``words`` plain words of a markdown text, as a reader would see them rendered."""
+    plain = re.sub(r"[`*_#>\[\]()$|]", " ", markdown)
+    runs = []
+    for sentence in re.split(r"[.:;!?,\n\"“”„]", plain):
+        tokens = sentence.split()
+        if len(tokens) >= words and all(re.fullmatch(r"[\wÄÖÜäöüß'’-]+", t) for t in tokens[:words]):
+            runs.append(" ".join(tokens[:words]))
+    return runs
+
+
+def test_phrases_are_what_a_reader_reads():
+    assert phrases("**Most say they agree.** The next cell shows they differ") == ["Most say they agree",
+                                                                                  "The next cell shows"]
+
+
+@pytest.mark.parametrize("edition", EDITIONS)
+def test_speaker_notes_are_hidden_in_the_notebook_file(edition):
+    notebook = nbformat.read(EDITIONS[edition], as_version=4)
+    notes = [cell for cell in notebook.cells if is_note(cell)]
+    assert notes, f"{EDITIONS[edition]} has no speaker notes to hide"
+    for cell in notes:
+        assert cell.metadata.get("jupyter", {}).get("source_hidden") is True, cell.id
+        assert "speaker-notes" in cell.metadata.get("tags", []), cell.id
+
+
+def test_no_speaker_note_is_visible_in_jupyterlab():
+    binary = chromium()
+    if not JUPYTER.exists():
+        pytest.skip(f"no {JUPYTER}")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        (folder / "work").mkdir()
+        for edition, path in EDITIONS.items():
+            (folder / "work" / f"{edition}.ipynb").write_bytes(path.read_bytes())
+        # Render every cell (no windowing), so that innerText holds the whole notebook a learner scrolls through.
+        settings = folder / "lab-settings" / "@jupyterlab" / "notebook-extension"
+        settings.mkdir(parents=True)
+        (settings / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
+        port, token = free_port(), uuid.uuid4().hex
+        lab = start_lab(folder, port, token)
+        (folder / "profile").mkdir()
+        page = Page(binary, folder / "profile")
+        try:
+            for edition, path in EDITIONS.items():
+                check_notes_hidden(page, port, token, edition, nbformat.read(path, as_version=4))
+        finally:
+            page.close()
+            stop(lab)
+
+
+def check_notes_hidden(page, port, token, edition, notebook):
+    page.send("Page.navigate", url=f"http://127.0.0.1:{port}/lab/tree/{edition}.ipynb?token={token}")
+    cells = "document.querySelectorAll('.jp-Notebook .jp-Cell')"
+    assert page.wait_for(f"{cells}.length === {len(notebook.cells)}", 90), "JupyterLab did not show the notebook"
+    rendered = "document.querySelectorAll('.jp-Notebook .jp-MarkdownCell .jp-RenderedMarkdown').length"
+    shown_markdown = sum(1 for cell in notebook.cells if cell.cell_type == "markdown" and not is_note(cell))
+    assert page.wait_for(f"{rendered} >= {shown_markdown}", 60), "the markdown cells did not render"
+    time.sleep(1.0)
+    text = " ".join(page.evaluate("document.querySelector('.jp-Notebook').innerText").split())
+
+    visible = [cell for cell in notebook.cells if cell.cell_type == "markdown" and not is_note(cell)]
+    seen = [p for cell in visible for p in phrases(cell.source)]
+    assert seen and sum(p in text for p in seen) >= 0.8 * len(seen), "the learner's prose is not on the page"
+    leaked = [(cell.id, p) for cell in notebook.cells if is_note(cell) for p in phrases(cell.source) if p in text]
+    assert not leaked, f"{edition}: speaker-note text visible in JupyterLab: {leaked}"
+
+    notes = sum(is_note(cell) for cell in notebook.cells)
+    collapsed = page.evaluate("document.querySelectorAll('.jp-Notebook .jp-Cell .jp-InputPlaceholder').length")
+    assert collapsed == notes, f"{edition}: {collapsed} collapsed cells on the page, {notes} speaker notes"
+    page.evaluate("document.querySelector('.jp-Notebook .jp-InputPlaceholder').closest('.jp-Cell')"
+                  ".scrollIntoView({block: 'center'}), true")
+    time.sleep(0.5)
+    page.screenshot(SHOTS / f"04-{edition}.png")
+    assert (SHOTS / f"04-{edition}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("edition", EDITIONS)
+def test_the_deck_keeps_the_notes_for_the_speaker_view(edition):
+    from nbconvert import SlidesExporter
+
+    notebook = nbformat.read(EDITIONS[edition], as_version=4)
+    page, _ = SlidesExporter().from_notebook_node(notebook)
+    asides = " ".join(re.sub(r"<[^>]+>", " ", aside) for aside in
+                      re.findall(r'<aside class="notes">(.*?)</aside>', page, flags=re.DOTALL))
+    asides = " ".join(asides.split())
+    notes = [cell for cell in notebook.cells if is_note(cell)]
+    assert notes
+    for cell in notes:
+        assert any(p in asides for p in phrases(cell.source)), f"{cell.id} is missing from the speaker notes"
