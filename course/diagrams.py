@@ -216,7 +216,8 @@ def bert_input(first=("the", "cat", "sat"), second=("it", "slept")):
         special = token.startswith("[")
         ax.text(x, 5.2, token, ha="center", va="center", fontsize=9, family="monospace",
                 weight="bold" if special else "normal")
-        _box(ax, x, 4.0, 1.25, 0.7, f"$E_{{{token.strip('[]')}}}$", COLORS["embed"], fontsize=8)
+        # a word piece is shown as it is (##ley, a_b, $5): no math parsing
+        _box(ax, x, 4.0, 1.25, 0.7, f"E[{token.strip('[]')}]", COLORS["embed"], fontsize=7).set_parse_math(False)
         _box(ax, x, 2.8, 1.25, 0.7, f"$E_{segment}$", COLORS["decoder"] if segment == "A" else COLORS["attention"],
              fontsize=9)
         _box(ax, x, 1.6, 1.25, 0.7, f"$E_{{{i}}}$", COLORS["encoder"], fontsize=9)

@@ -76,6 +76,11 @@ def test_bert_input_adds_three_embeddings_per_token():
     assert segments == ["$E_A$"] * 4 + ["$E_B$"] * 2  # [CLS] a b [SEP] | c [SEP]
 
 
+def test_bert_input_draws_any_word_piece():
+    labels = drawn(diagrams.bert_input(("med", "##ley", "a_b", "{x}", "50%", "^", "\\"), ("$5",)))
+    assert {"E[##ley]", "E[a_b]", "E[$5]", "E[CLS]", "E[SEP]"} <= labels
+
+
 def test_masked_language_model_predicts_only_the_masked_tokens():
     labels = drawn(diagrams.masked_language_model(("[CLS]", "x", "y", "z", "[SEP]"), masked=(2,)))
     assert "[MASK]" in labels and "predict: y" in labels and "y" not in labels
