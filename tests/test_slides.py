@@ -59,3 +59,22 @@ def test_offline_check_finds_remote_urls():
     page = ('<script src="https://cdn.example/require.js"></script><link rel="stylesheet" href="//x/y.css">'
             '<style>@import url(https://fonts.example/css);</style><a href="https://example.org">a link</a>')
     assert len(slides.remote_urls(page)) == 3
+
+
+def test_annotate_hides_speaker_notes_from_learners(tmp_path):
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_markdown_cell("# 09 · Notes"),
+                      nbformat.v4.new_markdown_cell("Ask the room first.", id="sl-09-ask"),
+                      nbformat.v4.new_markdown_cell("## Next"), nbformat.v4.new_code_cell("x = 1")]
+    notebook.cells[1].metadata["tags"] = ["keep-me"]
+    path = tmp_path / "09_notes.ipynb"
+    nbformat.write(notebook, path)
+    visible = copy.deepcopy(notebook)
+    visible.cells[1].metadata["slideshow"] = {"slide_type": "notes"}
+    nbformat.write(visible, tmp_path / "visible.ipynb")
+    assert any("visible to learners" in p for p in slides.check(tmp_path / "visible.ipynb"))
+    slides.annotate(path)
+    note = nbformat.read(path, as_version=4).cells[1]
+    assert note.metadata["jupyter"]["source_hidden"] is True
+    assert note.metadata["tags"] == ["keep-me", slides.NOTE_TAG]
+    assert slides.annotate(path) == 0 and slides.check(path) == []
