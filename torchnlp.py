@@ -316,9 +316,14 @@ def notebook02_results():
     """``{model: (accuracy, source)}`` for notebook 02's classifiers: from a local run, else stored figures."""
     if RESULTS_02.exists():
         saved = json.loads(RESULTS_02.read_text())
-        source = "notebook 02, run on the same machine" + (" (quick mode)" if saved["quick"] else "")
-        return {name: (value, source) for name, value in saved["accuracies"].items()}
-    return {name: (value, "stored figure, notebook 02's committed run") for name, value in STORED_RESULTS_02.items()}
+        source = tr("notebook 02, run on the same machine (quick mode)") if saved["quick"] else \
+            tr("notebook 02, run on the same machine")
+        accuracies = saved["accuracies"]
+    else:
+        source, accuracies = tr("stored figure, notebook 02's committed run"), STORED_RESULTS_02
+    shown_name = {"Transformer encoder (2 layers)": tr("Transformer encoder (2 layers)"),
+                  "bag of embeddings": tr("bag of embeddings")}
+    return {shown_name.get(name, name): (value, source) for name, value in accuracies.items()}
 
 
 def provision(verbose=True):
@@ -378,7 +383,7 @@ from course.checkpoints import (  # noqa: E402, F401
 from course.training import TrainConfig, choose_device, fine_tune, set_seed  # noqa: E402, F401
 from course.inference import predict, predict_texts, quantize_for_cpu  # noqa: E402, F401
 # What code shows a learner, in the course's language (course/i18n.py): notebooks call torchnlp.tr
-from course.i18n import tr  # noqa: E402, F401
+from course.i18n import number, percent, table_row, tr  # noqa: E402, F401
 # isort: on
 
 

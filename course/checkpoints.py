@@ -18,6 +18,7 @@ import torch
 from course.bert import BERT_DIR, BERT_SHA256
 from course.files import ROOT, DataError, RecordError, file_digest, fsync, pid_alive, verify_record, write_record
 from course.heads import classifier_class
+from course.i18n import tr
 
 # COURSE_CHECKPOINT_DIR points the notebooks, finetune.py and notebook 02's results at another folder
 # (tests/test_scale.py: a temporary one, so that a run on other data never meets the course's checkpoints).
@@ -370,8 +371,8 @@ def _load_step_folder(folder, checkpoint_dir):
 
     state = load_state(folder)
     if state["step"] < state["total_steps"]:
-        print(f"note: training stopped at step {state['step']} of {state['total_steps']}; "
-              "run notebook 05 again to finish it")
+        print(tr("note: training stopped at step {step} of {total}; run notebook 05 again to finish it",
+                 step=state["step"], total=state["total_steps"]))
     try:
         model = classifier_class(folder).from_pretrained(folder)
         tokenizer = AutoTokenizer.from_pretrained(folder)

@@ -8,8 +8,10 @@ Text that code shows (a plot's title and labels, a printed sentence, an exercise
 The language is COURSE_LANG when it is set, else German in a kernel started in notebooks/de/ (JupyterLab,
 nbval and tools/run_notebooks.py start each kernel in its notebook's folder), else English.
 """
+import decimal
 import functools
 import json
+import math
 import os
 import re
 import string
@@ -74,7 +76,9 @@ def _number(value, kind, decimals, grouping, lang):
     digits = "0" * (decimals or 0)
     integer = "#,##0" if grouping else "0"
     if kind == "%":
-        return babel_numbers.format_decimal(value * 100, f"{integer}.{digits}" if digits else integer,
+        # Python rounds the digits (as in the English edition: 0.79875 is 0.7987 in both), Babel writes them
+        hundredths = decimal.Decimal(format(value, f".{decimals or 0}%")[:-1])
+        return babel_numbers.format_decimal(hundredths, f"{integer}.{digits}" if digits else integer,
                                             locale=locale, decimal_quantization=True) + "\u00a0%"
     if kind in "eEgG" and kind:  # scientific and general forms: Python's digits, the locale's decimal sign
         return format(value, f".{decimals}{kind}" if decimals is not None else kind).replace(
@@ -85,6 +89,8 @@ def _number(value, kind, decimals, grouping, lang):
             return repr(value).replace(".", babel_numbers.get_decimal_symbol(locale))
         digits = "0" * decimals
     pattern = f"{integer}.{digits}" if digits else integer
+    if decimals is not None and isinstance(value, float) and math.isfinite(value):
+        value = decimal.Decimal(format(value, f".{decimals}f"))  # Python's rounding, as the English edition has
     return babel_numbers.format_decimal(value, pattern, locale=locale, decimal_quantization=True)
 
 
@@ -96,6 +102,8 @@ class _LocaleFormatter(string.Formatter):
         self.lang = lang
 
     def format_field(self, value, format_spec):
+        if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):  # a 0-d tensor or array: its number
+            value = value.item()
         spec = FORMAT_SPEC.match(format_spec)
         if (not isinstance(value, (int, float)) or isinstance(value, bool) or spec is None
                 or spec["type"] in ("b", "c", "o", "s", "x", "X", "n") or spec["sign"]):
@@ -119,3 +127,12 @@ def tr(text, /, **fields):
     if not fields:
         return translated
     return _LocaleFormatter(lang).format(translated, **fields) if lang in LOCALES else translated.format(**fields)
+
+
+def table_row(template, /, *values, **fields):
+    """A table row of numbers and names, filled in as str.format does, with numbers in the course's language's
+    conventions (German 0,853 and 13,2 %; English exactly as str.format). Nothing is translated: a row's words
+    are names or go through tr() before they get here; the header's labels go through tr() one by one."""
+    lang = language()
+    return _LocaleFormatter(lang).format(template, *values, **fields) if lang in LOCALES else \
+        template.format(*values, **fields)
