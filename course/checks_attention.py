@@ -263,7 +263,8 @@ def check_scaling_answer(my_answer):
     """Multiple choice: what happens to the mean largest weight without 1/sqrt(d_k)?"""
     answer = _choice(my_answer, SCALING_CHOICES, missing=NO_ANSWER)
     why = tr("unscaled dot products of d_k-dimensional vectors spread like sqrt(d_k), so one key wins nearly all "
-             "the weight, and the softmax's gradient is near 0 for all the others: training slows down")
+             "the weight, and a saturated softmax passes a near-zero gradient to every score, the winner's included "
+             "(its Jacobian diag(p) - p p^T is near 0 when p is one-hot): training slows down")
     if answer != "b":
         raise _Wrong(tr("({answer}) is not what the table shows: without the scaling the largest weight climbs "
                         "towards 1 as d_k grows; {why}.", answer=answer, why=why))

@@ -33,7 +33,8 @@ KEYS = [
     Key("a", N_("Each (sin, cos) pair rotates by the same angle for a shift of k whatever pos is, so 'k tokens "
                 "back' is one linear function that attention's projections can learn.")),
     Key("b", N_("Unscaled scores spread like sqrt(d_k); a saturated softmax picks one key and passes almost no "
-                "gradient to the others (notebook 02's table).")),
+                "gradient to any score, the winner's included: its Jacobian diag(p) - p p^T is near 0 when p is "
+                "one-hot (notebook 02's table).")),
     Key("b", N_("The T x T score matrix makes attention quadratic; its few large matrix products beat the GRU's T "
                 "sequential steps up to about 256 tokens on 2 CPU cores.")),
     Key("c", N_("Frequent words are one token and rare ones are spelled from pieces, so almost nothing becomes "
