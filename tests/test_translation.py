@@ -403,6 +403,7 @@ NUMBER_EXEMPT = [
     re.compile(r"\[transformers\]|LOAD REPORT|^\s*(Key|Notes|-)"),  # the library's load report (explained in 05)
     re.compile(r"\d+/\d+ \[|it/s\]"),  # tqdm's progress bar, the library's own format
     re.compile(r"TrainConfig\(|tensor\(|\[\s*-?\d+(\.\d+)?,|\(\d+, \d+"),  # Python and tensor reprs, read as code
+    re.compile(r"\[\s*-?\d+\.\d+\s+-?\d"),  # a NumPy array's repr (04's logits), read as code
     re.compile(r"ln\(4\) = 1\.386|e-0\d|\de[-+]\d"),  # a formula and learning rates written as code (5e-05)
     re.compile(r"\d+\.\d+\.\d+"),  # version strings
 ]
