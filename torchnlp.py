@@ -381,7 +381,7 @@ from course.checkpoints import (  # noqa: E402, F401
     load_fine_tuned,
 )
 from course.training import TrainConfig, choose_device, fine_tune, set_seed  # noqa: E402, F401
-from course.inference import predict, predict_texts, quantize_for_cpu  # noqa: E402, F401
+from course.inference import classification_report_text, predict, predict_texts, quantize_for_cpu  # noqa: E402, F401
 # What code shows a learner, in the course's language (course/i18n.py): notebooks call torchnlp.tr
 from course.i18n import number, percent, table_row, tr  # noqa: E402, F401
 # isort: on

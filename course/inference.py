@@ -91,3 +91,29 @@ def quantize_for_cpu(model):
         return torch.ao.quantization.quantize_dynamic(copy.deepcopy(model).cpu().eval(), {torch.nn.Linear},
                                                       dtype=torch.qint8)
 
+
+
+def classification_report_text(labels, predictions, classes, digits=3):
+    """scikit-learn's classification_report, laid out as it lays it out, with the course language's labels and
+    numbers (German: Präzision, 0,914); in English the same text as ``classification_report(..., digits=digits)``."""
+    from sklearn.metrics import classification_report
+
+    from course.i18n import table_row
+
+    report = classification_report(labels, predictions, target_names=classes, digits=digits, output_dict=True)
+    shown = {"accuracy": tr("accuracy"), "macro avg": tr("macro avg"), "weighted avg": tr("weighted avg")}
+    width = max(max(len(name) for name in classes), len(shown["weighted avg"]), len("weighted avg"), digits)
+    headers = [tr("precision"), tr("recall"), tr("f1-score"), tr("support")]
+    row = "{:>{width}s} " + " {:>9.{digits}f}" * 3 + " {:>9}\n"
+    text = ("{:>{width}s} " + " {:>9}" * len(headers)).format("", *headers, width=width) + "\n\n"
+    for name in [*classes, "", "accuracy", "macro avg", "weighted avg"]:
+        if name == "":
+            text += "\n"
+        elif name == "accuracy":  # one figure: precision and recall are left blank, as scikit-learn does
+            text += table_row("{:>{width}s} " + " {:>9}" * 2 + " {:>9.{digits}f} {:>9}\n", shown[name], "", "",
+                              report["accuracy"], int(report["macro avg"]["support"]), width=width, digits=digits)
+        else:
+            scores = report[name]
+            text += table_row(row, shown.get(name, name), scores["precision"], scores["recall"], scores["f1-score"],
+                              int(scores["support"]), width=width, digits=digits)
+    return text

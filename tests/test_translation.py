@@ -445,3 +445,18 @@ def test_german_outputs_have_no_english_labels():
              for name, cell, line in german_output_lines() if not ENGLISH_WORDS_EXEMPT.search(line)
              for word in ENGLISH_WORDS if re.search(rf"(?<![\w/_.]){re.escape(word)}(?![\w_])", line, re.IGNORECASE)]
     assert found == [], f"{len(found)} English labels in German outputs:\n" + "\n".join(found)
+
+
+def test_classification_report_is_scikit_learns_in_english_and_german_in_german(monkeypatch):
+    from sklearn.metrics import classification_report
+
+    from course.inference import classification_report_text
+
+    classes = ["World", "Sports", "Business", "Sci/Tech"]
+    labels, predictions = [0, 1, 2, 3] * 50, [0, 1, 2, 3] * 40 + [1, 2, 3, 0] * 10
+    monkeypatch.setenv("COURSE_LANG", "en")
+    assert classification_report_text(labels, predictions, classes) == \
+        classification_report(labels, predictions, target_names=classes, digits=3)
+    monkeypatch.setenv("COURSE_LANG", "de")
+    german = classification_report_text(labels, predictions, classes)
+    assert "Präzision" in german and "0,800" in german and "0.800" not in german and "macro avg" not in german
