@@ -1,5 +1,6 @@
-"""The lesson's quiz in notebook 07: ``quiz.answer(3, "b")`` says right or wrong with a one-sentence explanation,
-``quiz.reveal(3)`` shows the answer, and an answer left at ``None`` is "not answered yet".
+"""The course's own quiz in notebook 07 (the lesson's quiz is a separate pre/post-lecture app):
+``quiz.answer(3, "b")`` says right or wrong with a one-sentence explanation, ``quiz.reveal(3)`` shows the
+answer, and an answer left at ``None`` is "not answered yet".
 
 The questions and their options are content, written once: in notebook 07's markdown (English) and in
 i18n/de/07_quiz.md (German), translated with the rest of the notebook. This module keeps only what checks an
@@ -26,8 +27,10 @@ class Key:
 
 #: Question 1 first; the questions themselves are in notebook 07.
 KEYS = [
-    Key("b", N_("Everything the decoder knows comes through the final encoder state, a bottleneck that attention "
-                "removes by letting every step look up all encoder states.")),
+    Key("b", N_("A 128-float state could hold 30 digits (about 100 bits); what fails is learning to pass them "
+                "through it: without attention the model still gets no 26-30 digit string right after 3,000 steps "
+                "(bench/bottleneck.py), while attention lets every step look up all encoder states and learns the "
+                "task in the same 600 steps.")),
     Key("c", N_("Padded positions get exactly 0 weight, and an empty row comes out as zeros rather than the NaN "
                 "that a naive masked_fill(-inf) softmax gives.")),
     Key("a", N_("Each (sin, cos) pair rotates by the same angle for a shift of k whatever pos is, so 'k tokens "
@@ -55,7 +58,7 @@ def _normalised(choice):
 
 
 class Quiz:
-    """The lesson's quiz: ``answer(n, choice)`` checks question n (1-based), ``reveal(n)`` shows its answer."""
+    """The course's quiz: ``answer(n, choice)`` checks question n (1-based), ``reveal(n)`` shows its answer."""
 
     def __init__(self, keys=KEYS):
         self.keys = list(keys)

@@ -8,11 +8,11 @@ import re
 import nbformat
 import pytest
 import torch
+from test_experiments import EXPERIMENT_CASES
 
 import torchnlp
 from course import checkpoints, exercises
 from course.quiz import KEYS, Quiz, quiz
-from test_experiments import EXPERIMENT_CASES
 
 solutions = exercises.load_solutions()
 

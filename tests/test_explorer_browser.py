@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SHOTS = ROOT / "build" / "explorer"
 JUPYTER = Path(sys.executable).parent / "jupyter"
 EXPLORER_CELL = """\
-import explorer
+from course import explorer
 import torchnlp
 
 adapter = explorer.BertAttention.from_pretrained(torchnlp.bert_model_path())
