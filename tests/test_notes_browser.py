@@ -85,7 +85,9 @@ def test_no_speaker_note_is_visible_in_jupyterlab():
 
 
 def check_notes_hidden(page, port, token, edition, notebook):
-    page.send("Page.navigate", url=f"http://127.0.0.1:{port}/lab/tree/{edition}.ipynb?token={token}")
+    # a workspace of its own, reset: only this edition's notebook is open (both have as many cells)
+    page.send("Page.navigate",
+              url=f"http://127.0.0.1:{port}/lab/workspaces/{edition}/tree/{edition}.ipynb?reset&token={token}")
     cells = "document.querySelectorAll('.jp-Notebook .jp-Cell')"
     assert page.wait_for(f"{cells}.length === {len(notebook.cells)}", 90), "JupyterLab did not show the notebook"
     rendered = "document.querySelectorAll('.jp-Notebook .jp-MarkdownCell .jp-RenderedMarkdown').length"
