@@ -1,7 +1,9 @@
 """The exercises' self-checks (course/checks_*.py): each accepts its reference solution (solutions/solutions.py),
 calls a stub "not attempted", and rejects a typical wrong answer with the message that names the mistake.
 Also the quiz, and the assignment's reference solution (solutions/assignment.py) on a tiny slice."""
+import collections
 import importlib.util
+import json
 import math
 import re
 
@@ -11,8 +13,8 @@ import torch
 from test_experiments import EXPERIMENT_CASES
 
 import torchnlp
-from course import checkpoints, exercises
-from course.quiz import KEYS, Quiz, quiz
+from course import checkpoints, exercises, i18n
+from course.quiz import KEYS, Key, NumberKey, Quiz, quiz
 
 solutions = exercises.load_solutions()
 
@@ -276,29 +278,118 @@ def test_checks_leave_the_random_state_alone():
 
 # --- quiz --------------------------------------------------------------------------------------------------
 
+CHOICE_KEYS = [(number, key) for number, key in enumerate(KEYS, start=1) if isinstance(key, Key)]
+NUMBER_KEYS = [(number, key) for number, key in enumerate(KEYS, start=1) if isinstance(key, NumberKey)]
+
+
 def test_quiz(capsys):
     quiz = Quiz()
-    assert 8 <= len(quiz)
+    assert len(quiz) >= 12 and len(CHOICE_KEYS) >= 12 and len(NUMBER_KEYS) >= 3
     assert quiz.answer(1, None).status == "not attempted"
     assert capsys.readouterr().out == "Question 1: not answered yet.\n"
-    for number, key in enumerate(quiz.keys, start=1):
-        assert key.answer in key.options and len(key.options) >= 3
-        assert quiz.answer(number, key.answer.upper()).correct
-        wrong = next(option for option in key.options if option != key.answer)
-        assert quiz.answer(number, wrong).status == "wrong"
+    for number, key in CHOICE_KEYS:
+        assert key.options == "abcd" and key.answer in key.options
+        assert quiz.answer(number, f" ({key.answer.upper()}) ").correct
     assert "answer with one of" in quiz.answer(2, "z").message
     assert f"({quiz.keys[3].answer})" in quiz.reveal(4).message
-    assert quiz.score([key.answer for key in quiz.keys]).message.endswith(f"{len(quiz)} right.")
     with pytest.raises(ValueError):
         quiz.answer(len(quiz) + 1, "a")
 
 
+def test_quiz_key_is_balanced_over_the_options():
+    counts = collections.Counter(key.answer for _, key in CHOICE_KEYS)
+    assert set(counts) == set("abcd"), counts
+    assert max(counts.values()) - min(counts.values()) <= 1, counts
+
+
+@pytest.mark.parametrize("number, option", [(n, o) for n, key in CHOICE_KEYS for o in key.options if o != key.answer])
+def test_every_wrong_option_has_its_own_explanation_in_both_languages(number, option, monkeypatch):
+    key = KEYS[number - 1]
+    assert set(key.wrong) == set(key.options) - {key.answer}
+    why = key.wrong[option]
+    assert why not in {key.explanation, *(key.wrong[o] for o in key.wrong if o != option)}  # its own
+    german = i18n.strings("de")[why]
+    assert german != why
+    monkeypatch.setenv("COURSE_LANG", "en")
+    result = Quiz().answer(number, option)
+    assert result.status == "wrong" and why in result.message and f"quiz.reveal({number})" in result.message
+    monkeypatch.setenv("COURSE_LANG", "de")
+    result = Quiz().answer(number, option)
+    assert result.status == "wrong" and german in result.message and result.message.startswith(f"Frage {number}:")
+
+
+def fixed(figure):
+    return lambda: figure
+
+
+SHARE = NumberKey(fixed(0.4), 0.08, "right", too_low="more", too_high="less", share=True)
+COUNT = NumberKey(fixed(1540), 0, "right", too_low="more", too_high="less")
+
+
+@pytest.mark.parametrize("answer, status, says", [
+    (0.4, "correct", "is right"), (0.47, "correct", "is right"), (0.33, "correct", "is right"),
+    (40, "correct", "is right"),  # 40 meant as 40%
+    (0.49, "wrong", "too high: less"), (0.3, "wrong", "too low: more"), (0.0, "wrong", "too low"),
+    (None, "not attempted", "not answered yet"),
+    (float("nan"), "wrong", "finite number"), (float("inf"), "wrong", "finite number"),
+    (-float("inf"), "wrong", "finite number"), ("0.4", "wrong", "answer with a number"),
+    ("", "wrong", "answer with a number"), ("a", "wrong", "answer with a number"), (True, "wrong", "with a number"),
+    ([0.4], "wrong", "answer with a number"), (torch.tensor(0.4), "wrong", "answer with a number"),
+])
+def test_a_number_question_judges_within_its_tolerance(answer, status, says):
+    result = Quiz([SHARE, COUNT]).answer(1, answer)
+    assert result.status == status and says in result.message, result.message
+
+
+def test_a_count_question_with_no_tolerance_takes_only_the_count():
+    quiz = Quiz([SHARE, COUNT])
+    assert quiz.answer(2, 1540).correct and quiz.answer(2, 1540.0).correct
+    assert "too low" in quiz.answer(2, 1536).message and "too high" in quiz.answer(2, 1544).message
+    assert "1,540" in quiz.reveal(2).message and "40.0%" in quiz.reveal(1).message
+    assert quiz.score([0.41, 1539]).message == "2 of 2 questions answered, 1 right."
+
+
+@pytest.mark.parametrize("number", [n for n, _ in NUMBER_KEYS])
+@pytest.mark.parametrize("bad", [None, float("nan"), float("inf"), -float("inf"), "0.5", "nan", "b", [], True])
+def test_the_quiz_number_questions_never_call_a_bad_answer_correct(number, bad, capsys):
+    result = quiz.answer(number, bad)  # answered before the figure is computed: no data is read
+    assert result.status == ("not attempted" if bad is None else "wrong") and result.message
+    assert capsys.readouterr().out.strip() == result.message
+
+
+def test_the_quiz_figures_are_the_notebooks_measurements(ag_news, monkeypatch):
+    """Each figure comes from where the notebooks get it (not from numbers written in course/quiz.py): notebook 01's
+    bench results, notebook 04's padding table (its stored output, same data), notebook 05's head."""
+    from course import quiz as quiz_module
+
+    bench = json.loads((torchnlp.ROOT / "bench" / "bottleneck-results.json").read_text())
+    first = next(r for r in bench["runs"] if not r["attention"])
+    assert quiz_module.bottleneck_exact_share() == first["exact_overall"]
+    outputs = "".join("".join(o.get("text", "")) for c in nbformat.read(
+        torchnlp.ROOT / "notebooks" / "04_padding_collation.ipynb", as_version=4).cells
+        if c.cell_type == "code" for o in c.get("outputs", []))
+    stored = re.search(r"^random .* ([\d.]+)% of them padding$", outputs, re.MULTILINE)
+    assert stored and f"{quiz_module.random_batch_padding_share():.1%}" == f"{stored.group(1)}%"
+    model = torchnlp.sequence_classifier(torchnlp.DEFAULT_HEAD)
+    assert quiz_module.head_weights() == sum(p.numel() for p in model.classifier.parameters())
+    monkeypatch.setenv("COURSE_LANG", "en")
+    for number, key in NUMBER_KEYS:
+        figure = key.figure()
+        assert math.isfinite(figure)
+        assert quiz.answer(number, figure).correct
+        assert "too high" in quiz.answer(number, figure + key.tolerance + 0.01).message
+        assert "too low" in quiz.answer(number, figure - key.tolerance - 0.01).message
+        assert quiz.answer(number, float("nan")).status == "wrong"
+    assert quiz.score([key.answer if isinstance(key, Key) else key.figure() for key in KEYS]).correct
+
+
 def quiz_questions(path, word):
-    """``{number: option letters}`` of the questions a quiz notebook shows ("**Question N.**", "* **(a)** ...")."""
+    """``{number: option letters}`` of the questions a quiz notebook shows ("**Question N.**" or "**Question N
+    (predict a figure).**", options "* **(a)** ..."; a number question has none)."""
     notebook = nbformat.read(path, as_version=4)
     questions = {}
     for cell in notebook.cells:
-        heading = re.match(rf"\*\*{word} (\d+)\.\*\*", cell.source) if cell.cell_type == "markdown" else None
+        heading = cell.cell_type == "markdown" and re.match(rf"\*\*{word} (\d+)(?: \([^)]*\))?\.\*\*", cell.source)
         if heading:
             number = int(heading.group(1))
             assert number not in questions, f"{path.name}: question {number} is shown twice"
@@ -367,6 +458,18 @@ def test_assignment_solution_on_a_tiny_slice(ag_news, tokenizer, tmp_path):
     assert state["step"] == 3  # 48 titles, batches of 16
     accuracy = assignment.evaluate_titles(model, test_features, tokenizer.pad_token_id)
     assert isinstance(accuracy, float) and 0 <= accuracy <= 1
+    assert assignment.course_pad_token_id() == tokenizer.pad_token_id
+    assert assignment.evaluate_titles(model, test_features) == accuracy  # the notebook's call: the tokenizer's pad id
+
+
+def test_assignment_pads_with_the_tokenizers_pad_id_not_0(monkeypatch):
+    assignment = load_assignment()
+    used = []
+    monkeypatch.setattr(assignment, "course_pad_token_id", lambda: 7)
+    monkeypatch.setattr(assignment.torchnlp, "PaddingCollator", lambda pad_token_id: used.append(pad_token_id))
+    monkeypatch.setattr(assignment.torchnlp, "predict", lambda model, features, collate, batch_size: torch.eye(2))
+    assert assignment.evaluate_titles(None, [{"labels": 0}, {"labels": 0}]) == 0.5
+    assert used == [7]
 
 
 def test_assignment_notebook_runs_its_stubs_without_error(capsys):
