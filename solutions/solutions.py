@@ -36,13 +36,13 @@ UNK_PREDICTION = "up"  # Exercise 0.3: words seen once in training become <unk> 
 
 
 def additive_scores(query, keys, W_q, W_k, v):
-    """Exercise 1.1: e_i = v^T tanh(W_q s + W_k h_i); query (batch, q), keys (batch, keys, k) -> (batch, keys)."""
+    """Exercise 1.2: e_i = v^T tanh(W_q s + W_k h_i); query (batch, q), keys (batch, keys, k) -> (batch, keys)."""
     # unsqueeze(1) broadcasts the one projected query against every projected key of its row
     return torch.tanh((query @ W_q).unsqueeze(1) + keys @ W_k) @ v
 
 
 def my_masked_softmax(scores, mask):
-    """Exercise 1.2: softmax where mask is True, exact 0 elsewhere, zeros (not NaN) for an empty row."""
+    """Exercise 1.3: softmax where mask is True, exact 0 elsewhere, zeros (not NaN) for an empty row."""
     # The smallest finite float instead of -inf: exp() gives 0, and an all-masked row stays finite
     # (uniform, before the last line zeroes it) instead of 0/0 = NaN.
     filled = scores.masked_fill(~mask, torch.finfo(scores.dtype).min)
@@ -50,7 +50,7 @@ def my_masked_softmax(scores, mask):
 
 
 def reversal_batch(inputs):
-    """Exercise 1.3: (source, target) for the digit-reversal task, both padded with <pad> = 0."""
+    """Exercise 1.1: (source, target) for the digit-reversal task, both padded with <pad> = 0."""
     pad, bos, eos = 0, 1, 2
     source = torch.nn.utils.rnn.pad_sequence([torch.tensor(x) for x in inputs], batch_first=True,
                                              padding_value=pad)
@@ -102,13 +102,13 @@ def with_special_tokens(ids_a, ids_b=None, cls_id=101, sep_id=102):
 
 
 def truncate_ids(ids, max_length, sep_id=102):
-    """Exercise 3.2: at most max_length ids, ending with [SEP] as in pre-training."""
+    """Exercise 3.3: at most max_length ids, ending with [SEP] as in pre-training."""
     if len(ids) <= max_length:
         return list(ids)
     return [*ids[: max_length - 1], sep_id]
 
 
-TRUNCATION_PREDICTION = "b"  # Exercise 3.3: 2.38% of the texts are longer than 96 tokens
+TRUNCATION_PREDICTION = "b"  # Exercise 3.2: 2.38% of the texts are longer than 96 tokens
 
 # --- 04 · padding collation ------------------------------------------------------------------------------
 
