@@ -60,6 +60,9 @@ OVERRIDES = {
     "02_transformer": {
         "c20": ("skip", "the classifiers' training loop: plumbing learners know; the slides show its results"),
     },
+    "05_fine_tuning": {
+        "ex-05-xp-helpers": ("skip", "the experiments' measuring helpers (30 lines): the slides show the checks"),
+    },
 }
 
 # Cells whose code alone is taller than a slide and that the deck still shows, on a slide of their own
@@ -82,13 +85,13 @@ TALL_CELLS = {
     "04_padding_collation": {"c15": "the three batchings' padding share: the code and its three-line result"},
     "05_fine_tuning": {
         "c06": "the model and its load report, read together",
+        "c15": "the training curves: the plotting code and its figure together",
         "hd-02": "the two heads on validation: the code that reads the benchmark and its table",
         "c20": "the torchrun commands: one code block that should not be split",
         "rv-05-head-code": "whole network against head only: one experiment, shown whole",
     },
     "06_evaluation": {
         "c22": "the [CLS] attention map and its prediction",
-        "rv-06-summary": "the course's closing summary: one list, read as a whole",
     },
 }
 
