@@ -74,15 +74,21 @@ TALL_CELLS = {
         "c13": "the decoder, with and without attention: the heart of the lesson",
         "c15": "the training loop and its progress bars",
         "rv-01-diagram-code": "the encoder-decoder diagram: one figure",
+        "xa-01-train": "the cross-attention Transformer's training loop and its one-line result",
+        "xa-01-heatmaps-code": "the two attention heatmaps side by side: one figure",
     },
     "02_transformer": {
         "c15": "the GRU vs self-attention timing and its table",
         "c18": "the encoder layer and the classifier, built from our own attention",
         "c25": "the attention maps of the four heads",
         "rv-02-encoder-code": "the Transformer encoder diagram: one figure",
+        "pic-02-heads-code": "multi-head split and concatenation with their shapes: one figure",
     },
     "03_bert_tokenization": {"rv-03-family-table": "the BERT family table: one table that should not be split"},
-    "04_padding_collation": {"c15": "the three batchings' padding share: the code and its three-line result"},
+    "04_padding_collation": {
+        "c15": "the three batchings' padding share: the code and its three-line result",
+        "pic-04-heatmap-code": "one layer's attention with and without the mask: one figure",
+    },
     "05_fine_tuning": {
         "c06": "the model and its load report, read together",
         "c15": "the training curves: the plotting code and its figure together",
