@@ -120,6 +120,10 @@ def check_learning_rate(fn):
 def check_steps_prediction(my_prediction, measured_steps, texts, batch_size, epochs):
     """How many optimizer steps does a run of ``epochs`` over ``texts`` texts in batches of ``batch_size`` take?"""
     answer = _number(my_prediction)
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (texts, batch_size, epochs)):
+        raise _Wrong(tr("the texts, batch size and epochs this check is given must be positive whole numbers (got "
+                        "{texts!r}, {batch_size!r}, {epochs!r}); run the notebook's cells above again",
+                        texts=texts, batch_size=batch_size, epochs=epochs))
     per_epoch = math.ceil(texts / batch_size)
     why = tr("{texts:,} texts in batches of {batch_size} make {per_epoch} batches an epoch (the last one smaller), "
              "times {epochs} epochs: {steps} steps", texts=texts, batch_size=batch_size, per_epoch=per_epoch,
