@@ -266,8 +266,8 @@ def check_scaling_answer(my_answer):
              "the weight, and a saturated softmax passes a near-zero gradient to every score, the winner's included "
              "(its Jacobian diag(p) - p p^T is near 0 when p is one-hot): training slows down")
     if answer != "b":
-        raise _Wrong(tr("({answer}) is not what the table shows: without the scaling the largest weight climbs "
-                        "towards 1 as d_k grows; {why}.", answer=answer, why=why))
+        raise _Wrong(tr("({answer}) is not what happens: without the scaling the largest weight climbs towards 1 as "
+                        "d_k grows (the cell below measures it); {why}.", answer=answer, why=why))
     return "(b): " + why + "."
 
 

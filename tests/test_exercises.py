@@ -175,7 +175,7 @@ CASES = {
                                      solutions.scaled_dot_product_attention,
                                      [(unscaled_attention, "without the scale")]),
     "scaling_answer": (exercises.check_scaling_answer, (), solutions.SCALING_ANSWER,
-                       [("a", "is not what the table shows"), ("e", "answer with one of")]),
+                       [("a", "is not what happens"), ("e", "answer with one of")]),
     "attention_head": (exercises.check_attention_head, (), solutions.attention_head,
                        [(head_scaled_by_d_model, "sqrt(d_head)")]),
     "special_tokens": (exercises.check_special_tokens, (), solutions.with_special_tokens,
