@@ -108,7 +108,7 @@ def truncate_ids(ids, max_length, sep_id=102):
     return [*ids[: max_length - 1], sep_id]
 
 
-TRUNCATION_PREDICTION = "b"  # Exercise 3.2: 2.38% of the texts are longer than 96 tokens
+TRUNCATION_PREDICTION = "b"  # Exercise 3.2: 2.38% of the texts are longer than 96 tokens (offline variant)
 
 # --- 04 · padding collation ------------------------------------------------------------------------------
 
