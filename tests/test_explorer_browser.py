@@ -6,6 +6,7 @@ as build/explorer/before.png and after.png, which must differ. Every request the
 included, must stay on 127.0.0.1 (or be a data:/blob: URL). Chromium is driven through the DevTools protocol
 with the client of tests/test_slides_browser.py; `make chromium` installs Debian's package.
 """
+import contextlib
 import json
 import os
 import socket
@@ -43,7 +44,7 @@ def free_port():
 def start_lab(folder, port, token):
     """JupyterLab on 127.0.0.1 with its own config, settings and runtime folders, no news, no update checks."""
     settings = folder / "lab-settings" / "@jupyterlab" / "apputils-extension"
-    settings.mkdir(parents=True)
+    settings.mkdir(parents=True, exist_ok=True)
     (settings / "notification.jupyterlab-settings").write_text(
         json.dumps({"fetchNews": "false", "checkForUpdates": False, "doNotDisturbMode": True}))
     config = folder / "config"
@@ -75,6 +76,34 @@ def start_lab(folder, port, token):
             time.sleep(0.2)
 
 
+@contextlib.contextmanager
+def lab_in_browser(files, lab_settings=None):
+    """JupyterLab on 127.0.0.1 serving ``files`` (name -> bytes) from a temporary folder, and a headless Chromium
+    page: yields (page, port, token). ``lab_settings`` maps "extension/plugin" (under @jupyterlab) to settings."""
+    binary = chromium()
+    if not JUPYTER.exists():
+        pytest.skip(f"no {JUPYTER}")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        (folder / "work").mkdir()
+        for name, data in files.items():
+            (folder / "work" / name).write_bytes(data)
+        for plugin, values in (lab_settings or {}).items():
+            extension, name = plugin.split("/")
+            (folder / "lab-settings" / "@jupyterlab" / extension).mkdir(parents=True, exist_ok=True)
+            (folder / "lab-settings" / "@jupyterlab" / extension / f"{name}.jupyterlab-settings").write_text(
+                json.dumps(values))
+        port, token = free_port(), uuid.uuid4().hex
+        lab = start_lab(folder, port, token)
+        (folder / "profile").mkdir()
+        page = Page(binary, folder / "profile")
+        try:
+            yield page, port, token
+        finally:
+            page.close()
+            stop(lab)
+
+
 def stop(process):
     process.terminate()
     try:
@@ -85,25 +114,11 @@ def stop(process):
 
 
 def test_explorer_in_jupyterlab():
-    binary = chromium()
-    if not JUPYTER.exists():
-        pytest.skip(f"no {JUPYTER}")
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(EXPLORER_CELL)])
+    notebook.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
     SHOTS.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        (folder / "work").mkdir()
-        notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(EXPLORER_CELL)])
-        notebook.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
-        nbformat.write(notebook, folder / "work" / "explorer.ipynb")
-        port, token = free_port(), uuid.uuid4().hex
-        lab = start_lab(folder, port, token)
-        (folder / "profile").mkdir()
-        page = Page(binary, folder / "profile")
-        try:
-            check_explorer(page, port, token)
-        finally:
-            page.close()
-            stop(lab)
+    with lab_in_browser({"explorer.ipynb": nbformat.writes(notebook).encode()}) as (page, port, token):
+        check_explorer(page, port, token)
 
 
 def check_explorer(page, port, token):

@@ -6,17 +6,13 @@ source for the teacher). Notebook 04 of both editions is opened; the screenshots
 collapsed note, are build/notes/04-en.png and 04-de.png. The reveal.js deck of the same notebook keeps the
 notes in its speaker view (``<aside class="notes">``).
 """
-import json
 import re
-import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import nbformat
 import pytest
-from test_explorer_browser import JUPYTER, free_port, start_lab, stop
-from test_slides_browser import Page, chromium
+from test_explorer_browser import lab_in_browser
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS = ROOT / "build" / "notes"
@@ -59,29 +55,13 @@ def test_speaker_notes_are_hidden_in_the_notebook_file(edition):
 
 
 def test_no_speaker_note_is_visible_in_jupyterlab():
-    binary = chromium()
-    if not JUPYTER.exists():
-        pytest.skip(f"no {JUPYTER}")
     SHOTS.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        (folder / "work").mkdir()
+    files = {f"{edition}.ipynb": path.read_bytes() for edition, path in EDITIONS.items()}
+    # Render every cell (no windowing), so that innerText holds the whole notebook a learner scrolls through.
+    windowing_off = {"notebook-extension/tracker": {"windowingMode": "none"}}
+    with lab_in_browser(files, windowing_off) as (page, port, token):
         for edition, path in EDITIONS.items():
-            (folder / "work" / f"{edition}.ipynb").write_bytes(path.read_bytes())
-        # Render every cell (no windowing), so that innerText holds the whole notebook a learner scrolls through.
-        settings = folder / "lab-settings" / "@jupyterlab" / "notebook-extension"
-        settings.mkdir(parents=True)
-        (settings / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
-        port, token = free_port(), uuid.uuid4().hex
-        lab = start_lab(folder, port, token)
-        (folder / "profile").mkdir()
-        page = Page(binary, folder / "profile")
-        try:
-            for edition, path in EDITIONS.items():
-                check_notes_hidden(page, port, token, edition, nbformat.read(path, as_version=4))
-        finally:
-            page.close()
-            stop(lab)
+            check_notes_hidden(page, port, token, edition, nbformat.read(path, as_version=4))
 
 
 def check_notes_hidden(page, port, token, edition, notebook):
