@@ -12,12 +12,12 @@ from course.feedback import (
     NO_ANSWER,
     _call,
     _check,
-    _check_direction,
     _choice,
     _expect_close,
     _expect_shape,
     _expect_tensor,
     _generator,
+    _number,
     _position,
     _shape,
     _Wrong,
@@ -89,12 +89,61 @@ def check_offsets(fn):
     return tr("offsets are the lengths shifted by one and summed, starting at 0, as in torchnlp.offsetify.")
 
 
+def _split_rows(rows, what):
+    """The (label, text) rows of a split as the notebook has them, or feedback naming what it got instead."""
+    if not isinstance(rows, (list, tuple)) or not rows or not all(
+            isinstance(row, (list, tuple)) and len(row) == 2 and isinstance(row[1], str) for row in rows):
+        raise _Wrong(tr("{what} must be the (label, text) rows that torchnlp.load_dataset returned, got a {kind}: "
+                        "run the notebook's first cells again", what=what, kind=type(rows).__name__))
+    return rows
+
+
+def _share(answer):
+    """A predicted share: a fraction (0.07) or a percentage (7); anything else is feedback."""
+    if not math.isfinite(answer):
+        raise _Wrong(tr("write your prediction as a finite number, not {answer}", answer=answer))
+    share = answer / 100 if answer > 1 else answer
+    if not 0 <= share <= 1:
+        raise _Wrong(tr("a share lies between 0 and 1 (or 0% and 100%), not {answer:g}", answer=answer))
+    return share
+
+
 @_check(N_("Exercise 0.3 · Predict, then measure: a smaller vocabulary"))
-def check_unk_prediction(my_prediction, rate_before, rate_after):
-    """Will the test split's <unk> rate go up, down or stay the same with words seen at least twice?"""
-    return _check_direction(my_prediction, rate_before, rate_after, lambda went: tr(
-        "the rate {went}, from {before:.2%} to {after:.2%}: dropping the words seen only once in training turns "
-        "every test occurrence of them into <unk> too", went=went, before=rate_before, after=rate_after))
+def check_unk_share_prediction(my_prediction, train_dataset, test_dataset):
+    """What share of the test split's tokens is <unk> when the vocabulary keeps only the words seen at least twice
+    in training (``min_freq=2``)? Measured here from the two splits, never taken from a stored run; a prediction
+    counts when the rise above the ``min_freq=1`` share that it implies is within half of the measured rise."""
+    share = _share(_number(my_prediction))
+    train_texts = [text for _, text in _split_rows(train_dataset, tr("the training split"))]
+    test_tokens = [token for _, text in _split_rows(test_dataset, tr("the test split"))
+                   for token in torchnlp.tokenize(text)]
+    if not test_tokens:
+        raise _Wrong(tr("the test split given to this check has no tokens: run the notebook's first cells again"))
+    vocab, vocab_min2 = (torchnlp.build_vocab(train_texts, min_freq=n) for n in (1, 2))
+    before, after = (sum(v[token] == torchnlp.UNK_IDX for token in test_tokens) / len(test_tokens)
+                     for v in (vocab, vocab_min2))
+    rise, dropped = after - before, len(vocab) - len(vocab_min2)
+    measured = tr("min_freq=2 drops {dropped:,} of the {words:,} words (all those seen exactly once in training), "
+                  "and the test split's <unk> share goes from {before:.2%} to {after:.2%}: the dropped words cover "
+                  "{rise:.2%} of the test tokens", dropped=dropped, words=len(vocab) - 2,  # less <pad> and <unk>
+                  before=before, after=after, rise=rise)
+    if share <= before + 1e-9:
+        raise _Wrong(tr("you predicted {share:.2%}, no more than the {before:.2%} of min_freq=1. A smaller "
+                        "vocabulary can only make more tokens unknown: every word it keeps was known before, and "
+                        "the test split uses some of the words it drops. Measured: {measured}.", share=share,
+                        before=before, measured=measured))
+    if share < before + rise / 2:
+        raise _Wrong(tr("you predicted {share:.2%}: too low. Measured: {measured}. Each dropped word is rare, but "
+                        "there are {dropped:,} of them: rare words are so many that together they make up a "
+                        "noticeable share of any new text, as the words never seen in training already show.",
+                        share=share, measured=measured, dropped=dropped))
+    if share > before + 1.5 * rise:
+        raise _Wrong(tr("you predicted {share:.2%}: too high. Measured: {measured}. The vocabulary loses many "
+                        "words, but only its rarest: the frequent words, which make up most of any text, all stay.",
+                        share=share, measured=measured))
+    return tr("You predicted {share:.2%}. Measured: {measured}. Many words, each rare: that is why a word-level "
+              "vocabulary never covers new text, and why BERT spells rare words from pieces (notebook 03).",
+              share=share, measured=measured)
 
 
 # ---------------------------------------------------------------------------------------------------------

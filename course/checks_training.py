@@ -15,6 +15,7 @@ from course.feedback import (
     _expect_tensor,
     _generator,
     _number,
+    _shape,
     _Wrong,
 )
 from course.i18n import tr
@@ -224,13 +225,49 @@ def check_macro_f1(fn):
 
 
 @_check(N_("Exercise 6.4 · Predict, then measure: always answering Sports"))
-def check_constant_baseline_prediction(my_prediction, measured_accuracy):
-    """What accuracy does a model that always answers 'Sports' get on the test split?"""
+def check_constant_baseline_prediction(my_prediction, labels, classes):
+    """What macro F1 does a "model" get that answers Sports for every text of the test split? Measured here from
+    the labels; a prediction within 0.02 counts. Then: why its accuracy and its macro F1 differ."""
     answer = _number(my_prediction)
+    if not math.isfinite(answer):
+        raise _Wrong(tr("write your prediction as a finite number, not {answer}", answer=answer))
     if answer > 1:
         answer /= 100  # a percentage
-    why = tr("it scores {accuracy:.2%}: the test split is balanced, so each class is a quarter of it, and any "
-             "accuracy is worth only as much as its distance from this floor", accuracy=measured_accuracy)
-    if abs(answer - measured_accuracy) > 0.01:
-        raise _Wrong(tr("you predicted {answer:.0%}; {why}.", answer=answer, why=why))
-    return why[0].upper() + why[1:] + "."
+    if answer < 0:
+        raise _Wrong(tr("an F1 lies between 0 and 1, and so does their mean: not {answer:g}", answer=answer))
+    if not isinstance(labels, torch.Tensor) or labels.dim() != 1 or labels.numel() == 0 or \
+            labels.is_floating_point() or labels.dtype == torch.bool:
+        got = f"{labels.dtype} {_shape(labels)}" if isinstance(labels, torch.Tensor) else type(labels).__name__
+        raise _Wrong(tr("the labels must be the test split's class ids (a 1-D tensor of integers), got {got}: run "
+                        "the notebook's cells above again", got=got))
+    if not isinstance(classes, (list, tuple)) or "Sports" not in classes:
+        raise _Wrong(tr("the classes must be the class names that torchnlp.load_dataset returned, Sports among "
+                        "them, got {classes!r}", classes=classes))
+    sports = list(classes).index("Sports")
+    if labels.min() < 0 or labels.max() >= len(classes):
+        raise _Wrong(tr("the labels must be class ids from 0 to {last}: run the notebook's cells above again",
+                        last=len(classes) - 1))
+    always_sports = torch.full_like(labels, sports)
+    confusion = torch.bincount(labels * len(classes) + always_sports, minlength=len(classes) ** 2)
+    macro_f1 = _macro_f1(confusion.reshape(len(classes), len(classes)))
+    accuracy = (always_sports == labels).float().mean().item()  # Sports's share of the split: its precision
+    sports_f1 = 2 * accuracy / (accuracy + 1)  # recall 1: every Sports text is found
+    why = tr("measured: macro F1 {macro_f1:.3f}. Sports is predicted for every text: recall 1, precision "
+             "{accuracy:.2f} (its share of the split), F1 {sports_f1:.2f}; the {others} other classes are never "
+             "predicted, F1 0 each; the plain mean over the {count} classes is {macro_f1:.3f}. Its accuracy is "
+             "{accuracy:.0%}: accuracy counts texts, and every Sports text is right; macro F1 counts classes, and it "
+             "gets only one of them", macro_f1=macro_f1, accuracy=accuracy,
+             sports_f1=sports_f1, others=len(classes) - 1, count=len(classes))
+    if abs(answer - macro_f1) <= 0.02:
+        return tr("You predicted {answer:.3f}; {why}. A baseline that knows nothing can still score a fair-looking "
+                  "accuracy; macro F1 shows that it knows one class only.", answer=answer, why=why)
+    if abs(answer - accuracy) <= 0.02:
+        raise _Wrong(tr("{answer:.2f} is its accuracy, not its macro F1; {why}.", answer=answer, why=why))
+    if abs(answer - sports_f1) <= 0.02:
+        raise _Wrong(tr("{answer:.2f} is the F1 of Sports alone; macro F1 averages all classes, the ones never "
+                        "predicted with F1 0; {why}.", answer=answer, why=why))
+    if answer < macro_f1:
+        raise _Wrong(tr("you predicted {answer:.3f}: too low (a class predicted for every text has recall 1, so "
+                        "its F1 is not 0); {why}.", answer=answer, why=why))
+    raise _Wrong(tr("you predicted {answer:.3f}: too high (the classes never predicted score F1 0 and count as "
+                    "much as Sports); {why}.", answer=answer, why=why))

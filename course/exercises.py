@@ -16,7 +16,7 @@ from course.checks_attention import (
     check_reversal_batch,
     check_scaled_dot_product_attention,
     check_scaling_answer,
-    check_unk_prediction,
+    check_unk_share_prediction,
 )
 from course.checks_bert import (
     check_batch_size_prediction,
@@ -80,7 +80,7 @@ __all__ = [
     "check_training_step",
     "check_truncate",
     "check_truncation_prediction",
-    "check_unk_prediction",
+    "check_unk_share_prediction",
     "Result",
     "attempt",
     "load_solutions",

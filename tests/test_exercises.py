@@ -151,7 +151,15 @@ def f1_with_nan(confusion):
     return (2 * precision * recall / (precision + recall)).mean().item()
 
 
-UNK = (0.0507, 0.0756)
+# Two splits with known <unk> shares: of the 200 test tokens 10 are words never seen in training (5% unknown with
+# min_freq=1) and 5 are words seen once in training (7.5% with min_freq=2).
+COMMON = "oil prices rise as stocks fall and the team wins the cup final".split()
+UNK_TRAIN = [(0, " ".join(COMMON))] * 2 + [(1, "rare0 rare1 rare2 rare3 rare4 solo0 solo1 solo2")]
+UNK_TEST = ([(0, " ".join(COMMON[i % len(COMMON)] for i in range(37)) + f" rare{n} new{2 * n} new{2 * n + 1}")
+             for n in range(5)])
+UNK = (UNK_TRAIN, UNK_TEST)
+LABELS = torch.arange(40) % 4  # a balanced split of the four classes
+CLASSES = ["World", "Sports", "Business", "Sci/Tech"]
 SHARES = (0.477, 0.55)
 # Token counts of 1,000 texts: 13% longer than 64, 3% longer than 96, 0.5% longer than 128 (answer (b)).
 TOKEN_LENGTHS = torch.tensor([50] * 870 + [80] * 100 + [110] * 25 + [140] * 5)
@@ -162,8 +170,10 @@ CASES = {
                        [(left_padded, "padded at the start")]),
     "offsets": (exercises.check_offsets, (), solutions.offsets_from_lengths,
                 [(ends_not_starts, "where the texts end")]),
-    "unk_prediction": (exercises.check_unk_prediction, UNK, solutions.UNK_PREDICTION,
-                       [("down", "you predicted 'down', but the rate went up")]),
+    "unk_share_prediction": (exercises.check_unk_share_prediction, UNK, solutions.UNK_SHARE_PREDICTION,
+                             [(0.05, "no more than the 5.00% of min_freq=1"), (0.03, "can only make more tokens"),
+                              (0.055, "too low"), (0.12, "too high"), (12, "you predicted 12.00%: too high"),
+                              (150, "between 0 and 1"), ("up", "as a number")]),
     "additive_scores": (exercises.check_additive_scores, (), solutions.additive_scores,
                         [(without_tanh, "without the tanh")]),
     "masked_softmax": (exercises.check_masked_softmax, (), solutions.my_masked_softmax,
@@ -208,9 +218,11 @@ CASES = {
                          [(transposed_confusion, "rows and columns are swapped")]),
     "macro_f1": (exercises.check_macro_f1, (), solutions.my_macro_f1,
                  [(accuracy_not_f1, "is the accuracy"), (f1_with_nan, "got NaN")]),
-    "constant_baseline_prediction": (exercises.check_constant_baseline_prediction, (0.25,),
+    "constant_baseline_prediction": (exercises.check_constant_baseline_prediction, (LABELS, CLASSES),
                                      solutions.CONSTANT_BASELINE_PREDICTION,
-                                     [(0.5, "the test split is balanced")]),
+                                     [(0.25, "is its accuracy, not its macro F1"), (25, "is its accuracy"),
+                                      (0.4, "is the F1 of Sports alone"), (0.0, "too low"), (0.7, "too high"),
+                                      (-0.1, "between 0 and 1")]),
 }
 
 
@@ -269,6 +281,21 @@ def test_shape_and_type_messages():
     assert "is a list, not a tensor" in result.message
     off_by = lambda scores, mask: solutions.my_masked_softmax(scores, mask) * 1.1  # noqa: E731
     assert "rows do not sum to 1" in exercises.check_masked_softmax(off_by).message
+
+
+def test_the_prediction_checks_measure_the_real_splits(ag_news):
+    """Exercises 0.3 and 6.4 measure their figures on the data they are given (either variant), not on numbers
+    written into the checks: the <unk> share printed in notebook 00 (cell c14), and the labels' class balance."""
+    train_dataset, test_dataset, classes, vocab = ag_news
+    test_tokens = [token for _, text in test_dataset for token in torchnlp.tokenize(text)]
+    share = sum(vocab[token] == torchnlp.UNK_IDX for token in test_tokens) / len(test_tokens)
+    result = exercises.check_unk_share_prediction(share, train_dataset, test_dataset)  # no rise at all: too low
+    assert result.status == "wrong" and f"no more than the {share:.2%} of min_freq=1" in result.message
+    measured = float(re.search(r"to ([\d.]+)%: the dropped", result.message).group(1)) / 100
+    assert measured > share and exercises.check_unk_share_prediction(measured, train_dataset, test_dataset).correct
+    labels = torch.tensor([label for label, _ in test_dataset])
+    assert exercises.check_constant_baseline_prediction(0.1, labels, classes).correct  # balanced: F1 0.4 / 4
+    assert "is its accuracy" in exercises.check_constant_baseline_prediction(0.25, labels, classes).message
 
 
 def test_checks_leave_the_random_state_alone():
