@@ -45,7 +45,7 @@ TESTS ?= tests
 test: provision lint lint-imports
 	@sh tools/browser_tools.sh for-test
 	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory slides; fi
-	COURSE_QUICK=1 $(PY) -m pytest $(TESTS)
+	COURSE_QUICK=1 $(PY) -m pytest --durations=10 $(TESTS)
 	$(if $(filter en,$(EDITIONS)),$(MAKE) --no-print-directory nbval THREADS=2 EDITION=en)
 	$(if $(filter en,$(EDITIONS)),$(MAKE) --no-print-directory nbval THREADS=1 EDITION=en)
 	$(if $(filter de,$(EDITIONS)),$(MAKE) --no-print-directory nbval THREADS=2 EDITION=de)
