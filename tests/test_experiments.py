@@ -241,6 +241,26 @@ def test_previous_token_head_on_a_tiny_model(tokenizer):
     assert result.status == "wrong" and "must not count" in result.message
 
 
+# --- the reference predictions against the full-mode measurements that solutions/solutions.py names -------------
+
+def test_reference_predictions_are_the_answers_the_recorded_measurements_give():
+    """Fed the measurements recorded beside the predictions (offline AG News variant; notebook 01's reversal task)
+    in place of a run, each check must find the reference prediction right."""
+    whole, head = 0.853, 0.777  # notebook 05's stored comparison: 60 steps, 400 validation texts
+    results = {
+        "1.4": exercises.check_longer_budget(solutions.LONGER_BUDGET_PREDICTION, 1200, lambda steps: 0.0213, 600,
+                                             0.0021, 1.0),
+        "5.4": exercises.check_freeze_last_layer(solutions.freeze_all_but_last_layer, solutions.FREEZE_PREDICTION,
+                                                 lambda fn: 0.740, whole, head),
+        "5.6": exercises.check_from_scratch_rate(solutions.from_scratch_rate, solutions.FROM_SCRATCH_RATE_PREDICTION,
+                                                 torchnlp.TrainConfig(epochs=1, batch_size=16, lr=5e-5),
+                                                 lambda config: 0.812, whole),
+    }
+    wrong = {name: result.message for name, result in results.items() if not result.correct}
+    assert not wrong, wrong
+    assert solutions.MASK_OFF_PREDICTION in experiments.MASK_OFF_OPTIONS  # 102 of 1,600 flips (6.4%): "c"
+
+
 # --- the experiments in the generic tables (tests/test_exercises.py: solution, stub, wrong answer;
 #     tests/test_check_inputs.py: every bad input) -------------------------------------------------------------
 
