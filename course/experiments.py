@@ -106,16 +106,16 @@ def _judge(answer, right, options, why):
 # ---------------------------------------------------------------------------------------------------------
 
 LONGER_BUDGET_OPTIONS = {
-    "a": N_("no better on 15-20 digits (within 2 points): one vector of 128 numbers cannot hold that many digits"),
-    "b": N_("better on 15-20 digits, but still well below the attention model at the normal budget"),
-    "c": N_("as good on 15-20 digits as the attention model at the normal budget (or at most 2 points below)"),
+    "a": N_("no better on 9-14 digits (within 2 points): one vector of 128 numbers cannot hold that many digits"),
+    "b": N_("better on 9-14 digits, but still well below the attention model at the normal budget"),
+    "c": N_("as good on 9-14 digits as the attention model at the normal budget (or at most 2 points below)"),
     "d": N_("worse: training longer over-fits the training strings"),
 }
 
 
 @_check(N_("Exercise 1.4 · Experiment: the model without attention, trained longer"))
 def check_longer_budget(my_prediction, longer_steps, measure, steps, before, attention):
-    """Trained for ``longer_steps`` instead of ``steps``, where does the model without attention get on 15-20
+    """Trained for ``longer_steps`` instead of ``steps``, where does the model without attention get on 9-14
     digits? ``measure(longer_steps)`` trains it afresh and returns its exact-sequence accuracy on those strings;
     ``before`` and ``attention`` are the accuracies of the two models trained for ``steps``."""
     _prediction_first(my_prediction)
@@ -138,7 +138,7 @@ def check_longer_budget(my_prediction, longer_steps, measure, steps, before, att
     else:
         right = "c"
     why = tr("trained for {longer:,} steps instead of {steps:,}, the model without attention reverses {after:.1%} of "
-             "the held-out 15-20-digit strings exactly (it had {before:.1%}; attention had {attention:.1%} after "
+             "the held-out 9-14-digit strings exactly (it had {before:.1%}; attention had {attention:.1%} after "
              "{steps:,} steps). One vector of 128 numbers could hold 30 digits (they are about 100 bits); what the "
              "plain model lacks is a way to learn to put them in and take them out again, and more steps are "
              "what it needs for that. Attention makes the task learnable within the same budget",
