@@ -54,6 +54,9 @@ NOTE_TAG = "speaker-notes"  # a speaker note's tag: hidden in the learner's view
 
 # Cells that are not what their text suggests, by notebook and cell id: {cell id: (slide type, why)}.
 OVERRIDES = {
+    "00_ag_news": {
+        "vocab-00-after": ("subslide", "after exercise 0.3, on a slide of its own: the German exercise is taller"),
+    },
     "01_attention": {
         "xa-01-model": ("skip", "the look-ahead Transformer's code (54 lines): slides show its training, heatmap"),
     },
@@ -62,6 +65,12 @@ OVERRIDES = {
     },
     "05_fine_tuning": {
         "ex-05-xp-helpers": ("skip", "the experiments' measuring helpers (30 lines): the slides show the checks"),
+    },
+    # The quiz: each question on a slide of its own with its answer cell under it, so the room votes on one
+    # question at a time (the height rule alone would put some answers on the next slide).
+    "07_quiz": {
+        **{f"ex-07-q{n:02d}": ("subslide", "a quiz question starts its own slide") for n in range(1, 16)},
+        **{f"ex-07-a{n:02d}": ("-", "a quiz answer stays with its question") for n in range(1, 16)},
     },
 }
 
