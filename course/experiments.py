@@ -450,6 +450,11 @@ MASK_OFF_OPTIONS = {
 }
 
 
+def mask_off_option(flips, count):
+    """The option of MASK_OFF_OPTIONS that ``flips`` changed predictions out of ``count`` measure."""
+    return "a" if flips == 0 else _range_key(flips / count, {"b": (0, 0.01), "c": (0.01, 0.10), "d": (0.10, 1.01)})
+
+
 def _class_ids(got, count):
     got = _expect_tensor(got, tr("your predictions"))
     if got.dim() == 2 and got.shape == (count, got.shape[1]):
@@ -503,7 +508,7 @@ def check_mask_off(fn, my_prediction, model, features, collate, batch_size=32):
     finally:
         model.train(was_training)
     share = flips / len(order)
-    right = "a" if flips == 0 else _range_key(share, {"b": (0, 0.01), "c": (0.01, 0.10), "d": (0.10, 1.01)})
+    right = mask_off_option(flips, len(order))
     why = tr("{flips} of {count} predictions ({share:.1%}) changed class once the batches went in without their "
              "mask. Without it every token attends to the [PAD] positions of its batch (and the mean head also "
              "averages their vectors into the sentence vector), so a text's answer depends on what it was batched "

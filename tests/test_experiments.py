@@ -258,7 +258,9 @@ def test_reference_predictions_are_the_answers_the_recorded_measurements_give():
     }
     wrong = {name: result.message for name, result in results.items() if not result.correct}
     assert not wrong, wrong
-    assert solutions.MASK_OFF_PREDICTION in experiments.MASK_OFF_OPTIONS  # 102 of 1,600 flips (6.4%): "c"
+    # 6.5: 102 of 1,600 test predictions flipped in the check's batches (notebook 06's own batches of 8: 62)
+    assert experiments.mask_off_option(102, 1600) == experiments.mask_off_option(62, 1600) == \
+        solutions.MASK_OFF_PREDICTION
 
 
 # --- the experiments in the generic tables (tests/test_exercises.py: solution, stub, wrong answer;
