@@ -181,6 +181,20 @@ def train(features, tokenizer, checkpoint_dir, on_step=None, log=lambda *_: None
     return model, history
 
 
+def train_interrupted_at(step, features, tokenizer, checkpoint_dir):
+    """A run stopped by a KeyboardInterrupt at ``step``, as a learner's stop button does."""
+    def stop(at, model):
+        if at == step:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(features, tokenizer, checkpoint_dir, on_step=stop)
+
+
+def same_weights(a, b):
+    return all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+
+
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory, features, tokenizer):
     folder = tmp_path_factory.mktemp("finished") / "ckpt"
@@ -212,17 +226,12 @@ def test_load_fine_tuned_refuses_a_truncated_file(finished, tmp_path, name):
 def test_load_fine_tuned_loads_the_verified_newest_checkpoint(finished):
     model, _, state = torchnlp.load_fine_tuned(finished[0])
     assert state["step"] == 4 and state["run"]["head"] == "BertForSequenceClassification, 4 labels"
-    assert all(torch.equal(a, b) for a, b in zip(finished[1].state_dict().values(), model.state_dict().values()))
+    assert same_weights(finished[1], model)
 
 
 @covers("resume-after-damage")
 def test_resume_after_a_damaged_newest_checkpoint_falls_back_to_the_previous(finished, features, tokenizer, tmp_path):
-    def stop_at_3(step, model):
-        if step == 3:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        train(features, tokenizer, tmp_path / "ckpt", on_step=stop_at_3)
+    train_interrupted_at(3, features, tokenizer, tmp_path / "ckpt")
     truncate(tmp_path / "ckpt" / "step-0000003" / "model.safetensors")
     messages = []
     model, history = train(features, tokenizer, tmp_path / "ckpt", log=messages.append)
@@ -230,7 +239,7 @@ def test_resume_after_a_damaged_newest_checkpoint_falls_back_to_the_previous(fin
     assert "resuming from the previous checkpoint, step-0000002" in messages[0]
     assert messages[1].endswith("at step 2 of 4")
     assert history == finished[2]
-    assert all(torch.equal(a, b) for a, b in zip(finished[1].state_dict().values(), model.state_dict().values()))
+    assert same_weights(finished[1], model)
 
 
 @covers("second-writer", "stale-lock")

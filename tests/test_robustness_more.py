@@ -23,10 +23,12 @@ from test_robustness import (  # noqa: F401  (fixtures, used as test arguments)
     finished,
     make_mirror,
     run_script,
+    same_weights,
     script_args,
     source,
     tiny_classifier,
     train,
+    train_interrupted_at,
     truncate,
 )
 
@@ -97,7 +99,7 @@ def test_load_fine_tuned_takes_one_step_folder(finished):
     model, _, state = torchnlp.load_fine_tuned(finished[0] / "step-0000003")
     assert state["step"] == 3
     whole, _, _ = torchnlp.load_fine_tuned(finished[0])
-    assert not all(torch.equal(a, b) for a, b in zip(whole.state_dict().values(), model.state_dict().values()))
+    assert not same_weights(whole, model)
 
 
 @covers("foreign-data-advice")
@@ -300,16 +302,11 @@ def test_stale_staging_of_a_dead_process_is_removed(finished, tokenizer, tmp_pat
 
 @covers("resume-save-every")
 def test_resume_with_only_another_save_every_is_allowed(finished, features, tokenizer, tmp_path):
-    def stop_at_3(step, model):
-        if step == 3:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        train(features, tokenizer, tmp_path / "ckpt", on_step=stop_at_3)
+    train_interrupted_at(3, features, tokenizer, tmp_path / "ckpt")
     other = torchnlp.TrainConfig(**{**CONFIG.__dict__, "save_every": 2})
     model, history = train(features, tokenizer, tmp_path / "ckpt", config=other)
     assert history == finished[2]
-    assert all(torch.equal(a, b) for a, b in zip(finished[1].state_dict().values(), model.state_dict().values()))
+    assert same_weights(finished[1], model)
 
 
 @covers("mirror-odd-counts")
