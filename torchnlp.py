@@ -233,31 +233,8 @@ def offsetify(batch, vocab, ngrams=1):
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Attention helpers
+# The notebooks' self-check and attention heatmaps (masked_softmax and positional_encoding: course/transformer.py)
 # ---------------------------------------------------------------------------------------------------------
-
-def masked_softmax(scores, mask, dim=-1):
-    """Softmax of ``scores`` over ``dim`` where ``mask`` is True; masked positions get exactly 0.
-
-    A row with no valid position is all zeros, not NaN (a naive ``masked_fill(-inf)`` gives 0/0 there).
-    """
-    mask = mask.to(torch.bool).expand_as(scores)
-    scores = scores.masked_fill(~mask, torch.finfo(scores.dtype).min)
-    weights = torch.softmax(scores, dim=dim)
-    return weights.masked_fill(~mask, 0.0)
-
-
-def positional_encoding(max_len, d_model, base=10000.0):
-    """Sinusoidal encodings of Vaswani et al. (2017): ``PE[pos, 2i] = sin(pos / base^(2i/d))``, cos for 2i+1."""
-    if d_model % 2:
-        raise ValueError(f"d_model must be even for sinusoidal encodings, got {d_model}")
-    position = torch.arange(max_len, dtype=torch.float32).unsqueeze(1)
-    frequency = torch.exp(torch.arange(0, d_model, 2, dtype=torch.float32) * (-math.log(base) / d_model))
-    pe = torch.zeros(max_len, d_model)
-    pe[:, 0::2] = torch.sin(position * frequency)
-    pe[:, 1::2] = torch.cos(position * frequency)
-    return pe
-
 
 def expect(condition, note, *, course_settings=True):
     """A notebook's self-check that does not punish experimenting (returns nothing, so a cell shows nothing).
@@ -316,11 +293,11 @@ def notebook02_results():
     """``{model: (accuracy, source)}`` for notebook 02's classifiers: from a local run, else stored figures."""
     if RESULTS_02.exists():
         saved = json.loads(RESULTS_02.read_text())
-        source = tr("notebook 02, run on the same machine (quick mode)") if saved["quick"] else \
-            tr("notebook 02, run on the same machine")
+        source = tr("notebook 02b, run on the same machine (quick mode)") if saved["quick"] else \
+            tr("notebook 02b, run on the same machine")
         accuracies = saved["accuracies"]
     else:
-        source, accuracies = tr("stored figure, notebook 02's committed run"), STORED_RESULTS_02
+        source, accuracies = tr("stored figure, notebook 02b's committed run"), STORED_RESULTS_02
     shown_name = {"Transformer encoder (2 layers)": tr("Transformer encoder (2 layers)"),
                   "bag of embeddings": tr("bag of embeddings")}
     return {shown_name.get(name, name): (value, source) for name, value in accuracies.items()}
@@ -380,6 +357,8 @@ from course.checkpoints import (  # noqa: E402, F401
     latest_checkpoint,
     load_fine_tuned,
 )
+# The attention of notebooks 01 and 02a, which 02b builds its encoder layer from (course/transformer.py)
+from course.transformer import MultiHeadAttention, attention, masked_softmax, positional_encoding  # noqa: E402, F401
 from course.training import TrainConfig, choose_device, fine_tune, set_seed  # noqa: E402, F401
 from course.inference import classification_report_text, predict, predict_texts, quantize_for_cpu  # noqa: E402, F401
 # What code shows a learner, in the course's language (course/i18n.py): notebooks call torchnlp.tr

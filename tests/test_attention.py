@@ -60,3 +60,41 @@ def test_plot_attention_labels_both_axes():
     assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b", "c"]
     assert [t.get_text() for t in ax.get_yticklabels()] == ["x", "y"]
     assert ax.images[0].get_array().shape == (2, 3)
+
+
+# --- notebook 02a's attention, reused by 02b from course/transformer.py -------------------------------------
+
+def test_notebook_02a_builds_the_same_attention_that_02b_imports():
+    """02b imports attention and MultiHeadAttention instead of repeating 02a's cells: they must stay one code."""
+    import ast
+    import inspect
+
+    import nbformat
+
+    from course import transformer
+
+    notebook = nbformat.read(torchnlp.ROOT / "notebooks" / "02a_self_attention.ipynb", as_version=4)
+    defined = {}
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            for node in ast.parse(cell.source).body:
+                if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                    defined[node.name] = ast.dump(node)
+    for name in ("attention", "MultiHeadAttention"):
+        in_module = ast.dump(ast.parse(inspect.getsource(getattr(transformer, name))).body[0])
+        # the notebook calls the module's masked_softmax through torchnlp; otherwise the code is the same
+        assert defined[name].replace("Attribute(value=Name(id='torchnlp', ctx=Load()), attr='masked_softmax', "
+                                     "ctx=Load())", "Name(id='masked_softmax', ctx=Load())") == in_module, name
+
+
+def test_multi_head_attention_masks_padding_and_keeps_the_shape():
+    torch.manual_seed(0)
+    layer = torchnlp.MultiHeadAttention(d_model=16, num_heads=4).eval()
+    x = torch.randn(2, 5, 16)
+    real = torch.tensor([[True] * 5, [True, True, True, False, False]])
+    with torch.no_grad():
+        out, weights = layer(x, key_padding_mask=real)
+        alone, _ = layer(x[1:, :3], key_padding_mask=real[1:, :3])
+    assert out.shape == x.shape and weights.shape == (2, 4, 5, 5)
+    assert torch.all(weights[1, :, :, 3:] == 0)
+    torch.testing.assert_close(out[1, :3], alone[0], atol=1e-6, rtol=1e-5)  # padding changes nothing real
