@@ -164,7 +164,7 @@ class WordLevelAttention:
 
     def __init__(self, model, vocab, classes, max_len=64, name=None):
         self.model, self.vocab, self.classes, self.max_len = model, vocab, list(classes), max_len
-        self.name = name or tr("small Transformer (notebook 02)")
+        self.name = name or tr("small Transformer (notebook 02b)")
 
     def __call__(self, text, pad_to=None):
         check_input(text)

@@ -177,10 +177,10 @@ def check_permutation(fn, my_prediction, model, ids):
     answer = _choice(my_prediction, tuple(PERMUTATION_OPTIONS))
     if not isinstance(ids, torch.Tensor) or ids.dim() != 2 or ids.shape[1] < 3 or ids.dtype != torch.long:
         raise _Wrong(tr("ids must be a LongTensor of shape (1, length) with at least 3 tokens, as padify returns"))
-    _expect_model(model, tr("notebook 02's TransformerClassifier"))
+    _expect_model(model, tr("notebook 02b's TransformerClassifier"))
     for name in ("embed", "pe", "layers"):
         if not hasattr(model, name):
-            raise _Wrong(tr("model must be notebook 02's TransformerClassifier (it has no {name!r})", name=name))
+            raise _Wrong(tr("model must be notebook 02b's TransformerClassifier (it has no {name!r})", name=name))
     was_training = model.training
     model.eval()
     try:
@@ -427,7 +427,7 @@ def check_from_scratch_rate(fn, my_prediction, config, measure, whole_accuracy):
     batches and returns its validation accuracy; ``whole_accuracy`` is the same run's at 5e-5."""
     _prediction_first(my_prediction)
     answer = _choice(my_prediction, tuple(LEARNING_RATE_OPTIONS))
-    changed = _one_change(fn, config, "lr", 1e-3, tr("set lr to 1e-3, the from-scratch rate of notebook 02"))
+    changed = _one_change(fn, config, "lr", 1e-3, tr("set lr to 1e-3, the from-scratch rate of notebook 02b"))
     whole = _share(whole_accuracy, tr("the accuracy at 5e-5"))
     accuracy = _share(_measure(measure, changed), tr("the measured accuracy"))
     right = "d" if accuracy < 0.35 else "a" if accuracy > whole + 0.02 else "b" if accuracy >= whole - 0.02 else "c"
@@ -571,7 +571,7 @@ def check_previous_token_head(fn, my_prediction, model, tokenizer, headlines):
         output = model(**inputs, output_attentions=True)
     if output.attentions is None or output.attentions[0] is None:
         raise _Wrong(tr("the model returned no attention weights: call model.set_attn_implementation(\"eager\") "
-                        "first, as notebook 06 does above"))
+                        "first, as notebook 06b does above"))
     scores = _expect_tensor(_call(fn, tuple(a.float().cpu() for a in output.attentions),
                                   inputs["attention_mask"].cpu()))
     if not scores.isfinite().all():

@@ -135,7 +135,7 @@ KEYS = [
                        "guarantee is that each offset is one fixed rotation.")}),
     Key("c", N_("Unscaled scores spread like sqrt(d_k); a saturated softmax picks one key and passes almost no "
                 "gradient to any score, the winner's included: its Jacobian diag(p) - p p^T is near 0 when p is "
-                "one-hot (notebook 02's table)."),
+                "one-hot (notebook 02a's table)."),
         wrong={"a": N_("The output is a weighted average of the values (weights of at least 0 that sum to 1), so it "
                        "stays on the values' scale with or without the division; what grows with d_k is the "
                        "scores' spread, and it saturates the softmax."),
@@ -146,13 +146,13 @@ KEYS = [
     Key("d", N_("The T x T score matrix makes attention quadratic; its few large matrix products beat the GRU's T "
                 "sequential steps up to about 256 tokens on 2 CPU cores."),
         wrong={"a": N_("Running in parallel does not make the work linear: attention computes a T x T score matrix, "
-                       "so its time grows with T squared, and notebook 02's timing curve bends upwards."),
+                       "so its time grows with T squared, and notebook 02a's timing curve bends upwards."),
                "b": N_("For short inputs, yes: a few large matrix products beat T sequential GRU steps. But the T x T "
-                       "scores grow quadratically, and in notebook 02's timing attention falls behind the GRU on "
+                       "scores grow quadratically, and in notebook 02a's timing attention falls behind the GRU on "
                        "long inputs."),
                "c": N_("Its T squared work runs as a few large matrix products, which a CPU does far faster per "
                        "operation than the GRU's T small sequential steps: for sentence-length inputs attention is "
-                       "faster (notebook 02's timing).")}),
+                       "faster (notebook 02a's timing).")}),
     Key("a", N_("Frequent words are one token and rare ones are spelled from pieces, so almost nothing becomes "
                 "[UNK] (only what cannot be spelled, like an emoji)."),
         wrong={"b": N_("That is what notebook 00's word vocabulary does (its <unk> rate); WordPiece spells the word "

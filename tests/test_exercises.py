@@ -442,15 +442,29 @@ def test_quiz_notebook_shows_one_question_per_key_with_its_options(edition, word
 
 def test_every_notebook_has_goals_and_checked_exercises():
     total = 0
-    for number in range(7):
-        path = next((torchnlp.ROOT / "notebooks").glob(f"0{number}_*.ipynb"))
-        notebook = nbformat.read(path, as_version=4)
-        sources = [c.source for c in notebook.cells]
-        assert any("After this notebook you can" in s for s in sources[:3]), path.name
-        checks = [s for s in sources if "exercises.check_" in s]
-        assert 2 <= len(checks) <= 7, path.name
+    for number in range(7):  # chapters 02 and 06 come in two parts, 02a and 02b, 06a and 06b
+        checks = []
+        for path in sorted((torchnlp.ROOT / "notebooks").glob(f"0{number}*_*.ipynb")):
+            sources = [c.source for c in nbformat.read(path, as_version=4).cells]
+            assert any("After this notebook you can" in s for s in sources[:3]), path.name
+            checks_here = [s for s in sources if "exercises.check_" in s]
+            assert checks_here, f"{path.name} has no checked exercise"
+            checks += checks_here
+        assert 2 <= len(checks) <= 7, f"chapter 0{number}"
         total += len(checks)
     assert total >= 32
+
+
+def test_the_guides_give_the_number_of_exercises_the_notebooks_hold():
+    headings = set()
+    for path in (torchnlp.ROOT / "notebooks").glob("0[0-6]*_*.ipynb"):
+        for cell in nbformat.read(path, as_version=4).cells:
+            headings |= set(re.findall(r"^### Exercise (\d\.\d)", cell.source, re.MULTILINE))
+    guides = {"README.md": r"hold (\d+) exercises", "README.de.md": r"enthalten (\d+) Übungen",
+              "TEACHING.md": r"\((\d+) in all", "TEACHING.de.md": r"\(insgesamt (\d+)"}
+    for guide, pattern in guides.items():
+        stated = re.search(pattern, (torchnlp.ROOT / guide).read_text(encoding="utf-8"))
+        assert stated and int(stated[1]) == len(headings), f"{guide} says {stated and stated[1]}, not {len(headings)}"
 
 
 # --- the assignment ----------------------------------------------------------------------------------------

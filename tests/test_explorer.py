@@ -226,7 +226,7 @@ def test_front_end_guess(monkeypatch):
     monkeypatch.delenv("COURSE_WIDGETS", raising=False)
     monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
     assert not explorer.has_widget_front_end()  # a kernel under nbclient or nbval
-    monkeypatch.setenv("JPY_SESSION_NAME", "notebooks/06_evaluation.ipynb")
+    monkeypatch.setenv("JPY_SESSION_NAME", "notebooks/06b_inside_the_model.ipynb")
     assert explorer.has_widget_front_end()  # a kernel that JupyterLab started
     monkeypatch.setenv("COURSE_WIDGETS", "0")
     assert not explorer.has_widget_front_end()

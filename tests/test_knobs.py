@@ -53,15 +53,15 @@ def test_fine_tune_closes_its_progress_bar_with_a_plain_line(ag_news, tokenizer,
     assert lines[-1] == "fine-tuning: the run of 4 steps had finished; loaded its checkpoint"
 
 
-def test_notebook_02_with_fewer_epochs_runs_to_the_end_with_notes(tmp_path, monkeypatch):
+def test_notebook_02b_with_fewer_epochs_runs_to_the_end_with_notes(tmp_path, monkeypatch):
     """A learner sets EPOCHS = 1: the checks that one epoch cannot pass print notes, nothing raises."""
     monkeypatch.setenv("COURSE_QUICK", "1")
     monkeypatch.delenv("COURSE_STRICT", raising=False)
-    notebook = nbformat.read(NOTEBOOKS / "02_transformer.ipynb", as_version=4)
+    notebook = nbformat.read(NOTEBOOKS / "02b_transformer_classifier.ipynb", as_version=4)
     cells = {cell.get("id"): cell for cell in notebook.cells}
     assert "EPOCHS = COURSE_EPOCHS\n" in cells["c21"].source
     cells["c21"].source = cells["c21"].source.replace("EPOCHS = COURSE_EPOCHS\n", "EPOCHS = 1\n")
-    # The copy must not replace the figures that notebook 06 reads.
+    # The copy must not replace the figures that notebook 06a reads.
     cells["c22"].source = cells["c22"].source.replace("torchnlp.save_notebook02_results(accuracy)", "")
     NotebookClient(notebook, timeout=600, kernel_name="python3",
                    resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()  # raises on any cell error

@@ -63,7 +63,7 @@ def change_first_traced_number(path):
     raise AssertionError(f"{path.name}: no traceable decimal in its prose to change")
 
 
-@pytest.mark.parametrize("notebook", ["notebooks/06_evaluation.ipynb", "notebooks/de/06_evaluation.ipynb"])
+@pytest.mark.parametrize("notebook", ["notebooks/06a_evaluation.ipynb", "notebooks/de/06a_evaluation.ipynb"])
 def test_one_changed_number_fails_with_notebook_cell_and_number(tmp_path, notebook):
     root = copy_course(tmp_path)
     assert not [f for f in prose_numbers.check_all(root) if (f.where.split(" ")[0], f.text) not in AWAITING_RERUN]

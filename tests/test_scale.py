@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 from make_official_mirror import make_official_mirror  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = ["00_ag_news.ipynb", "05_fine_tuning.ipynb", "06_evaluation.ipynb"]
+NOTEBOOKS = ["00_ag_news.ipynb", "05_fine_tuning.ipynb", "06a_evaluation.ipynb"]
 
 pytestmark = pytest.mark.scale
 
@@ -75,7 +75,7 @@ def test_the_course_runs_on_the_official_release(official_mirror, tmp_path):
     # 05 trains on the CPU's sample: 6,000 of the 120,000 rows, 10% of them held out for validation
     assert "5,400 training texts, 600 held out for validation" in outputs(executed["05"], "c04")
     assert re.search(r"validation accuracy: [0-9.]+ on 600 texts", outputs(executed["05"], "hd-06"))
-    # 06 evaluates the whole test split
+    # 06a evaluates the whole test split
     assert re.search(r"test accuracy: [0-9.]+ \(\d+ of 7,?600 texts\)", outputs(executed["06"], "c06"))
 
     printed = run("finetune.py", "--epochs", "1", "--train-samples", "160", "--max-length", "32",

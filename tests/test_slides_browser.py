@@ -21,9 +21,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 DECKS = ROOT / "build" / "slides"
-# 01 has the alignment heatmaps and the decoder's code; 02 the attention maps of the heads and math;
+# 01 has the alignment heatmaps and the decoder's code; 02a the math and the multi-head picture, 02b the attention
+# maps of the heads;
 # 05 the training cell and its widget output.
-DECK_NAMES = ["01_attention", "02_transformer", "05_fine_tuning"]
+DECK_NAMES = ["01_attention", "02a_self_attention", "02b_transformer_classifier", "05_fine_tuning"]
 VIEWPORT = (1920, 1080)  # a 1080p projector
 
 

@@ -60,7 +60,7 @@ def test_code_cells_identical_between_editions(notebook):
 
 
 def test_an_english_edit_without_a_translation_update_fails(copy_of_course):
-    notebook = copy_of_course / "notebooks" / "02_transformer.ipynb"
+    notebook = copy_of_course / "notebooks" / "02a_self_attention.ipynb"
     english = nbformat.read(notebook, as_version=4)
     cell = next(c for c in english.cells if c.cell_type == "markdown")
     assert translate.translation_problems(notebook, "de") == []
@@ -69,7 +69,7 @@ def test_an_english_edit_without_a_translation_update_fails(copy_of_course):
 
     problems = translate.translation_problems(notebook, "de")
     assert len(problems) == 1
-    assert "02_transformer.ipynb" in problems[0] and cell.id in problems[0] and "stale" in problems[0]
+    assert "02a_self_attention.ipynb" in problems[0] and cell.id in problems[0] and "stale" in problems[0]
 
     # The fix: revise the German section, then record that it translates the current English text.
     path = translate.translation_path(notebook, "de")
@@ -230,7 +230,7 @@ def german_texts():
     """(where, text) for every German text a learner reads: each prose section (by notebook and cell), each
     string that code shows, README.de.md and TEACHING.de.md."""
     found = []
-    for path in sorted(GERMAN.glob("[0-9][0-9]_*.md")):
+    for path in sorted(GERMAN.glob("[0-9][0-9]*_*.md")):
         for section in translate.read_sections(path).values():
             found.append((f"{path.relative_to(ROOT)}, cell {section.cell} (notebooks/de/{path.stem}.ipynb)",
                           section.text))
@@ -261,7 +261,7 @@ def test_the_lessons_terms_are_bridged_once_at_first_use():
     """Each term of the lesson's German text (the glossary's "Lektion" column) appears in the German notebooks:
     as the course's own term, or, where the course says something else, exactly once, as "course term (in der
     Lektion: lesson's term)" in the first notebook that uses the course's term, and nowhere else."""
-    prose = [(path.stem, section.cell, section.text) for path in sorted(GERMAN.glob("[0-9][0-9]_*.md"))
+    prose = [(path.stem, section.cell, section.text) for path in sorted(GERMAN.glob("[0-9][0-9]*_*.md"))
              for section in translate.read_sections(path).values()]
     everything = german_texts()
     problems = []

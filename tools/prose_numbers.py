@@ -261,7 +261,9 @@ def check_all(root: Path = ROOT, facts_path: Path = FACTS) -> list[Finding]:
     for lang, folder in (("en", root / "notebooks"), ("de", root / "notebooks" / "de")):
         for path in sorted(folder.glob("*.ipynb")):
             findings += check_notebook(path, facts, german=lang == "de")
-            outputs[lang][path.name[:2]] = output_values(notebook_outputs(json.loads(path.read_text("utf-8"))))
+            # 02a and 02b (06a and 06b) are the two parts of chapter 02 (06): facts and guides name the chapter
+            stored = output_values(notebook_outputs(json.loads(path.read_text("utf-8"))))
+            outputs[lang].setdefault(path.name[:2], set()).update(stored)
     # A guide describes the course in both editions: it may quote what either edition's notebook shows.
     both = {name: outputs["en"].get(name, set()) | outputs["de"].get(name, set())
             for name in set(outputs["en"]) | set(outputs["de"])}

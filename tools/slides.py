@@ -60,7 +60,7 @@ OVERRIDES = {
     "01_attention": {
         "xa-01-model": ("skip", "the look-ahead Transformer's code (54 lines): slides show its training, heatmap"),
     },
-    "02_transformer": {
+    "02b_transformer_classifier": {
         "c20": ("skip", "the classifiers' training loop: plumbing learners know; the slides show its results"),
     },
     "05_fine_tuning": {
@@ -86,12 +86,14 @@ TALL_CELLS = {
         "xa-01-train": "the cross-attention Transformer's training loop and its one-line result",
         "xa-01-heatmaps-code": "the two attention heatmaps side by side: one figure",
     },
-    "02_transformer": {
+    "02a_self_attention": {
         "c15": "the GRU vs self-attention timing and its table",
+        "pic-02-heads-code": "multi-head split and concatenation with their shapes: one figure",
+    },
+    "02b_transformer_classifier": {
         "c18": "the encoder layer and the classifier, built from our own attention",
         "c25": "the attention maps of the four heads",
         "rv-02-encoder-code": "the Transformer encoder diagram: one figure",
-        "pic-02-heads-code": "multi-head split and concatenation with their shapes: one figure",
     },
     "03_bert_tokenization": {"rv-03-family-table": "the BERT family table: one table that should not be split"},
     "04_padding_collation": {
@@ -105,7 +107,7 @@ TALL_CELLS = {
         "c20": "the torchrun commands: one code block that should not be split",
         "rv-05-head-code": "whole network against head only: one experiment, shown whole",
     },
-    "06_evaluation": {
+    "06b_inside_the_model": {
         "c22": "the [CLS] attention map and its prediction",
     },
 }
