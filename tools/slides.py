@@ -154,7 +154,9 @@ def cell_height(cell):
     """The cell's height on a slide, in lines of LINE_PX pixels (an estimate, rounded up)."""
     if cell.cell_type == "markdown":
         height = 0.0
-        for line in _lines(cell):
+        # A hint in <details> is shown collapsed: one line, its summary
+        source = re.sub(r"<details>\s*<summary>(.*?)</summary>.*?</details>", r"\1", cell.source, flags=re.S)
+        for line in source.splitlines():
             if not line.strip():
                 height += 0.8
             elif line.startswith("# "):
