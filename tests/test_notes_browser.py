@@ -3,7 +3,8 @@
 A learner opens a notebook in JupyterLab (on 127.0.0.1, headless Chromium, as tests/test_explorer_browser.py
 does): no sentence of a speaker note may be visible, while the notes' cells are still there (collapsed: one
 source for the teacher). Notebook 04 of both editions is opened; the screenshots, scrolled to the first
-collapsed note, are build/notes/04-en.png and 04-de.png. The reveal.js deck of the same notebook keeps the
+collapsed note, are build/notes/04-en.png and 04-de.png. Exercise hints sit in closed ``<details>`` blocks
+there too (build/notes/04-en-hint-open.png: the first one, opened). The reveal.js deck of the same notebook keeps the
 notes in its speaker view (``<aside class="notes">``).
 """
 import re
@@ -94,6 +95,28 @@ def check_notes_hidden(page, port, token, edition, notebook):
     leaked = [(cell.id, p) for cell in notebook.cells if is_note(cell) for p in phrases(cell.source)
               if p in text and p not in shown]
     assert not leaked, f"{edition}: speaker-note text visible in JupyterLab: {leaked}"
+    check_hints_collapsed(page, edition, notebook, text)
+
+
+HINT = re.compile(r"<details><summary>(.*?)</summary>(.*?)</details>", re.DOTALL)
+
+
+def check_hints_collapsed(page, edition, notebook, text):
+    """An exercise's hint waits behind its summary line until the learner opens it."""
+    hints = [(cell.id, m[1], m[2]) for cell in notebook.cells if cell.cell_type == "markdown"
+             for m in HINT.finditer(cell.source)]
+    assert hints, f"{edition}: notebook 04 has no hints to check"
+    outside = " ".join(" ".join(plain(HINT.sub(" ", cell.source)).split()) for cell in notebook.cells)
+    shown = [(cell_id, p) for cell_id, _, body in hints for p in phrases(body) if p in text and p not in outside]
+    assert not shown, f"{edition}: hint text visible before the hint is opened: {shown}"
+    summaries = "document.querySelectorAll('.jp-Notebook .jp-RenderedMarkdown details > summary')"
+    assert page.evaluate(f"{summaries}.length") == len(hints), f"{edition}: not every hint is a closed <details>"
+    page.evaluate(f"{summaries}[0].scrollIntoView({{block: 'center'}}), {summaries}[0].click(), true")
+    time.sleep(0.5)
+    page.screenshot(SHOTS / f"04-{edition}-hint-open.png")
+    opened = " ".join(page.evaluate("document.querySelector('.jp-Notebook').innerText").split())
+    first = [p for p in phrases(hints[0][2]) if p not in outside]
+    assert first and all(p in opened for p in first), f"{edition}: the first hint does not open: {first}"
 
 
 @pytest.mark.parametrize("edition", EDITIONS)
