@@ -358,7 +358,7 @@ from course.checkpoints import (  # noqa: E402, F401
     load_fine_tuned,
 )
 # The attention of notebooks 01 and 02a, which 02b builds its encoder layer from (course/transformer.py)
-from course.transformer import MultiHeadAttention, attention, masked_softmax, positional_encoding  # noqa: E402, F401
+from course.transformer import MultiHeadAttention, masked_softmax, positional_encoding  # noqa: E402, F401
 from course.training import TrainConfig, choose_device, fine_tune, set_seed  # noqa: E402, F401
 from course.inference import classification_report_text, predict, predict_texts, quantize_for_cpu  # noqa: E402, F401
 # What code shows a learner, in the course's language (course/i18n.py): notebooks call torchnlp.tr

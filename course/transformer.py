@@ -1,7 +1,8 @@
 """The attention that notebooks 01 and 02a build, kept here so that later notebooks can reuse it.
 
 Notebook 02a writes ``attention`` and ``MultiHeadAttention`` cell by cell and checks them against PyTorch;
-notebook 02b imports them from here (through ``torchnlp``) to build its encoder layer, so it runs on its own.
+notebook 02b imports ``MultiHeadAttention`` from here (through ``torchnlp``) to build its encoder layer, so it
+runs on its own.
 tests/test_attention.py keeps the notebook's cells and these definitions the same code.
 """
 import math
